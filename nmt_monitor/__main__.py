@@ -1,0 +1,3 @@
+from nmt_monitor.cli import main
+
+raise SystemExit(main())
