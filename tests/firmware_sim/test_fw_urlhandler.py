@@ -1,0 +1,87 @@
+import errno
+import time
+
+import pytest
+import serial
+
+from firmware_sim import protocol_sim
+
+serial.protocol_handler_packages.append("firmware_sim")
+
+
+def test_sim_url_streams_after_start(parse):
+    port = serial.serial_for_url("sim://?scenario=demo&rate=1000&seed=1&speed=20", timeout=0.05)
+    try:
+        assert port.read(100) == b""  # silent until START
+        port.write(b"ID\n")
+        frames, _ = parse(port.read(200))
+        assert frames[0][0] == "R" and frames[0][1].startswith("OK ID proto=1 serial=SIM-0001")
+        port.write(b"START\n")
+        buf = b""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            buf += port.read(port.in_waiting or 1)
+            frames, _ = parse(buf)
+            if sum(k == "D" for k, _ in frames) >= 50:
+                break
+        d = [f for k, f in frames if k == "D"]
+        assert len(d) >= 50 and d[0]["seq"] == 0 and d[0]["n"] == 10
+        assert [f["seq"] for f in d] == list(range(len(d)))
+    finally:
+        port.close()
+
+
+def test_read_timeout_respected():
+    port = serial.serial_for_url("sim://?scenario=steady", timeout=0.1)
+    t = time.monotonic()
+    assert port.read(10) == b""
+    assert 0.09 <= time.monotonic() - t < 0.5
+    port.close()
+
+
+def test_bad_url_raises():
+    with pytest.raises(serial.SerialException):
+        serial.serial_for_url("sim://?scenario=nope")
+    with pytest.raises(serial.SerialException):
+        serial.serial_for_url("sim://?bogus=1")
+
+
+def test_unplug_and_reattach(parse):
+    protocol_sim.reset_registry()
+    url = "sim://?scenario=steady&seed=3&speed=50&unplug_at=1&unplug_for=2"
+    port = serial.serial_for_url(url, timeout=0.02)
+    port.write(b"START\n")
+    with pytest.raises(OSError) as exc:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            port.read(port.in_waiting or 1)
+    assert exc.value.errno == errno.EIO
+    with pytest.raises(OSError):
+        port.in_waiting
+    port.close()
+    with pytest.raises(serial.SerialException):
+        serial.serial_for_url(url, timeout=0.02)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            port = serial.serial_for_url(url, timeout=0.02)
+            break
+        except serial.SerialException:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    port.write(b"START\n")
+    buf = b""
+    while sum(k == "D" for k, _ in parse(buf)[0]) < 3:
+        buf += port.read(port.in_waiting or 1)
+    d = [f for k, f in parse(buf)[0] if k == "D"]
+    assert d[0]["seq"] == 0 and d[0]["first"] == 0 and d[0]["t_us"] < 500_000  # rebooted
+    port.close()
+    protocol_sim.reset_registry()
+
+
+def test_gauge_over_url():
+    port = serial.serial_for_url("sim://?scenario=steady&gauge=mark10&gauge_unit=lbf", timeout=0.5)
+    port.write(b"?\r")
+    line = port.read_until(b"\r\n")
+    assert line.endswith(b" lbF\r\n")
+    port.close()
