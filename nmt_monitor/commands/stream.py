@@ -1,0 +1,146 @@
+"""``nmt-monitor stream``: print calibrated samples from a sensor as CSV or JSON lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from nmt_monitor.acquisition import LinkEvent, SampleBlock, SensorReader
+from nmt_monitor.calibration import DEFAULT_MAX_AGE_DAYS
+from nmt_monitor.errors import UserError
+
+HELP = "print calibrated samples from a sensor (CSV or JSON lines)"
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser, port_required: bool = True) -> None:
+    """Options shared by every command that opens a sensor."""
+    parser.add_argument(
+        "--port",
+        required=port_required,
+        default=None if port_required else "sim://",
+        metavar="URL",
+        help="serial port or pyserial URL: /dev/ttyUSB0, COM3, socket://host:port, "
+        "sim://?scenario=demo&rate=1000 (built-in simulator)",
+    )
+    parser.add_argument("--protocol", choices=("auto", "nmt", "gauge"), default="auto",
+                        help="nmt = our handheld sensor, gauge = a commercial gauge's ASCII lines (default: detect)")
+    parser.add_argument("--rate", type=int, metavar="HZ", help="ask our sensor for this sample rate, 50-2000 Hz")
+    parser.add_argument("--baud", type=int, default=115200, help="baud rate for a real UART (default 115200)")
+    parser.add_argument("--unit", default="N", metavar="UNIT",
+                        help="unit of bare numbers from a DIY gauge: N, kgf, gf, lbf (default N)")
+    parser.add_argument("--calibration-dir", type=Path, metavar="DIR",
+                        help="where calibration records <serial>.toml live (default: calibration/)")
+    parser.add_argument("--max-calibration-age", type=int, default=DEFAULT_MAX_AGE_DAYS, metavar="DAYS",
+                        help=f"warn when the sensor's calibration is older than this (default {DEFAULT_MAX_AGE_DAYS})")
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("stream", help=HELP, description=HELP + ".")
+    add_connection_arguments(parser)
+    parser.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
+    parser.add_argument("--format", choices=("csv", "jsonl"), default="csv",
+                        help="csv: header time_s,force_N then one sample per line; jsonl: one JSON object "
+                        "per sample, with seq, device time and saturation, and one per link event")
+    parser.add_argument("--stats", action="store_true", help="print link statistics to stderr every second and at the end")
+    parser.set_defaults(run=run)
+
+
+def make_reader(args) -> SensorReader:
+    if args.rate is not None and not 50 <= args.rate <= 2000:
+        raise UserError(f"--rate {args.rate} is out of range: use 50-2000 Hz")
+    return SensorReader(
+        args.port,
+        protocol=args.protocol,
+        rate_hz=args.rate,
+        calibration_dir=args.calibration_dir,
+        bare_unit=args.unit,
+        baudrate=args.baud,
+        max_calibration_age_days=args.max_calibration_age,
+    )
+
+
+def _write_block_csv(out, block: SampleBlock, t0: float) -> None:
+    t = block.host_time_s - t0
+    lines = "\n".join(f"{ti:.6f},{fi:.4f}" for ti, fi in zip(t.tolist(), block.force_n.tolist()))
+    out.write(lines + "\n")
+
+
+def _write_block_jsonl(out, block: SampleBlock, t0: float) -> None:
+    t = (block.host_time_s - t0).tolist()
+    dev = block.device_time_s.tolist()
+    rows = []
+    for i, (ti, fi, si, sat) in enumerate(zip(t, block.force_n.tolist(), block.seq.tolist(), block.saturated.tolist())):
+        row = {"time_s": round(ti, 6), "force_N": round(fi, 4), "seq": si}
+        if not np.isnan(dev[i]):
+            row["device_time_s"] = round(dev[i], 6)
+        if sat:
+            row["saturated"] = True
+        rows.append(json.dumps(row))
+    out.write("\n".join(rows) + "\n")
+
+
+def run(args) -> int:
+    if args.seconds is not None and args.seconds <= 0:
+        raise UserError("--seconds must be positive")
+    reader = make_reader(args)
+    reader.start()
+    out = sys.stdout
+    if args.format == "csv":
+        out.write("time_s,force_N\n")
+    t0: float | None = None
+    started = time.monotonic()
+    next_stats = started + 1.0
+    try:
+        while True:
+            now = time.monotonic()
+            if args.seconds is not None and now - started >= args.seconds:
+                break
+            item = reader.get(timeout=0.1)
+            if isinstance(item, SampleBlock):
+                if t0 is None:
+                    t0 = float(item.host_time_s[0])
+                if args.format == "csv":
+                    _write_block_csv(out, item, t0)
+                else:
+                    _write_block_jsonl(out, item, t0)
+            elif isinstance(item, LinkEvent):
+                _report_event(item, args, out, t0)
+            if args.stats and now >= next_stats:
+                print(reader.stats().summary(), file=sys.stderr, flush=True)
+                next_stats = now + 1.0
+            if args.seconds is None:
+                out.flush()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        reader.stop()
+        # Whatever was already read is still printed: nothing read is lost.
+        for item in reader.drain():
+            if isinstance(item, SampleBlock):
+                if t0 is None:
+                    t0 = float(item.host_time_s[0])
+                (_write_block_csv if args.format == "csv" else _write_block_jsonl)(out, item, t0)
+        try:
+            out.flush()
+        except BrokenPipeError:
+            pass
+        if args.stats:
+            print(reader.stats().summary(), file=sys.stderr, flush=True)
+    return 0
+
+
+def _report_event(event: LinkEvent, args, out, t0: float | None) -> None:
+    if args.format == "jsonl" and event.kind != "reply":
+        row = {"event": event.kind, "time_s": None if t0 is None else round(event.host_time_s - t0, 6)}
+        row.update({k: v for k, v in event.detail.items() if isinstance(v, (str, int, float, bool, type(None)))})
+        out.write(json.dumps(row) + "\n")
+    if event.kind == "warning":
+        print(f"nmt-monitor: warning: {event.detail.get('message')}", file=sys.stderr, flush=True)
+    elif event.kind in ("disconnected", "reconnected", "gap", "device_reset") and args.stats:
+        detail = ", ".join(f"{k}={v}" for k, v in event.detail.items())
+        print(f"nmt-monitor: {event.kind}: {detail}", file=sys.stderr, flush=True)
