@@ -1,0 +1,109 @@
+"""Building blocks with explicit state: time binning and a low-pass that carries its state."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import signal
+
+_EMPTY_F = np.empty(0, dtype=np.float64)
+_EMPTY_I = np.empty(0, dtype=np.int64)
+
+
+class Binner:
+    """Averages samples into bins ``[t0 + j*dt, t0 + (j+1)*dt)`` (t0 = the first sample's time).
+
+    A bin is emitted once a sample of a later bin has arrived (or at ``final``); the samples
+    of the still-open bin are carried, so any chunking yields exactly the same bins.
+    Samples whose force is not finite are dropped (they count as missing).
+    """
+
+    def __init__(self, dt: float) -> None:
+        self.dt = float(dt)
+        self.t0: float | None = None
+        self.last_t = -np.inf
+        self._ct = _EMPTY_F
+        self._cf = _EMPTY_F
+        self.n_samples = 0
+        self.first_t: float | None = None
+
+    def push(self, t: np.ndarray, f: np.ndarray, final: bool = False):
+        """Returns (j, mean, count) of the completed, non-empty bins, in order."""
+        if t.size:
+            if not t[0] > self.last_t or (t.size > 1 and not np.all(t[1:] > t[:-1])):
+                raise ValueError("time must be strictly increasing (across chunks too)")
+            if not np.isfinite(t[-1]) or not np.isfinite(t[0]):
+                raise ValueError("time must be finite")
+            self.last_t = float(t[-1])
+            ok = np.isfinite(f)
+            if not ok.all():
+                t, f = t[ok], f[ok]
+        if t.size:
+            if self.t0 is None:
+                self.t0 = float(t[0])
+                self.first_t = self.t0
+            self.n_samples += t.size
+        if self._ct.size:
+            t = np.concatenate((self._ct, t))
+            f = np.concatenate((self._cf, f))
+        if t.size == 0:
+            return _EMPTY_I, _EMPTY_F, _EMPTY_I
+        j = np.floor((t - self.t0) / self.dt).astype(np.int64)
+        if final:
+            n = t.size
+        else:
+            n = int(np.searchsorted(j, j[-1], side="left"))
+        self._ct, self._cf = t[n:], f[n:]
+        if n == 0:
+            return _EMPTY_I, _EMPTY_F, _EMPTY_I
+        jc = j[:n]
+        if n == 1 or jc[0] == jc[-1]:
+            starts = np.zeros(1, dtype=np.int64)
+        else:
+            starts = np.flatnonzero(np.concatenate(([True], jc[1:] != jc[:-1])))
+        sums = np.add.reduceat(f[:n], starts)
+        counts = np.diff(np.append(starts, n))
+        return jc[starts], sums / counts, counts
+
+
+class LowPass:
+    """2nd-order Butterworth low-pass (one biquad, direct form II transposed) with carried state.
+
+    Long inputs go through ``scipy.signal.sosfilt``; a few samples at a time go through the
+    same recurrence in plain Python (a NumPy call costs more than the arithmetic). Both give
+    the same numbers, so chunking does not change the output.
+    """
+
+    def __init__(self, cutoff_hz: float, fs: float) -> None:
+        self.sos = signal.butter(2, cutoff_hz, fs=fs, output="sos")
+        b0, b1, b2, _a0, a1, a2 = (float(v) for v in self.sos[0])
+        self._c = (b0, b1, b2, a1, a2)
+        self._zi_unit = signal.sosfilt_zi(self.sos)
+        self.z1 = 0.0
+        self.z2 = 0.0
+
+    def reset(self, x0: float) -> None:
+        """Start in steady state at ``x0`` (no start-up transient)."""
+        self.z1 = float(self._zi_unit[0, 0] * x0)
+        self.z2 = float(self._zi_unit[0, 1] * x0)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if x.size <= 8:
+            b0, b1, b2, a1, a2 = self._c
+            z1, z2 = self.z1, self.z2
+            out = np.empty(x.size)
+            for i, xi in enumerate(x.tolist()):
+                y = b0 * xi + z1
+                z1 = b1 * xi - a1 * y + z2
+                z2 = b2 * xi - a2 * y
+                out[i] = y
+            self.z1, self.z2 = z1, z2
+            return out
+        zi = np.array([[self.z1, self.z2]])
+        y, zf = signal.sosfilt(self.sos, x, zi=zi)
+        self.z1, self.z2 = float(zf[0, 0]), float(zf[0, 1])
+        return y
+
+    def group_delay_s(self, fs: float, freq_hz: float = 0.1) -> float:
+        b, a = signal.sos2tf(self.sos)
+        _w, gd = signal.group_delay((b, a), w=[freq_hz], fs=fs)
+        return float(gd[0] / fs)

@@ -1,0 +1,122 @@
+"""Parameters of the hold engine: every threshold it uses, with its default and reason.
+
+docs/metrics.md explains each one in prose; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class HoldParams:
+    """Thresholds of the hold engine (forces in N, times in s, percentages of the hold level)."""
+
+    # -- what counts as a hold -------------------------------------------------------------
+    #: A quasi-static plateau shorter than this is not a hold (design.md: default 5 s).
+    min_hold_s: float = 5.0
+    #: A plateau must sit at least this far above the zero (rest) level to be a hold.
+    min_hold_level_n: float = 2.0
+    #: ``drift`` flag and live warning when |drift_pct| reaches this (design.md: default 10 %).
+    drift_limit_pct: float = 10.0
+    #: Length of the start and end windows of the drift formula (design.md: 2 s).
+    drift_window_s: float = 2.0
+    #: A live drift warning fires only once the drift has lasted this long (and no excursion
+    #: is under way), so the start of a release is not reported as drift.
+    drift_confirm_s: float = 0.5
+    #: "short" flag when a hold is shorter than this target time (None: no target, no flag).
+    target_hold_s: float | None = None
+
+    # -- the envelope every decision is made on -----------------------------------------------
+    #: Samples are averaged into bins at this rate (any input rate 50-2000 Hz, non-uniform).
+    envelope_rate_hz: float = 50.0
+    #: Cut-off of the 2nd-order Butterworth that smooths the envelope for hold decisions;
+    #: removes 8-12 Hz tremor (x1/25) and most sensor noise, ~0.11 s delay.
+    smooth_cutoff_hz: float = 2.0
+    #: Cut-off of the faster 2nd-order Butterworth used for tolerance and target band:
+    #: ~40 ms group delay, so an alert fires well within 100 ms; tremor at 10 Hz x0.34.
+    alert_cutoff_hz: float = 6.0
+    #: Gaps (no samples) up to this long are bridged (filters hold the last value, the bins
+    #: count for nothing in the metrics); a longer gap ends a hold and restarts the filters.
+    max_gap_s: float = 1.0
+
+    # -- settling onto a plateau --------------------------------------------------------------
+    #: The smoothed force must stay within a band over this window to count as settled.
+    settle_window_s: float = 0.5
+    #: Width of that band, relative to the level ...
+    settle_band_pct: float = 5.0
+    #: ... and never narrower than this (noise floor of a quiet sensor, ~1 N noise smoothed).
+    settle_band_n: float = 1.0
+
+    # -- zero (rest) level ------------------------------------------------------------------
+    #: A settled level within this of the zero level is rest; rest updates the zero level.
+    rest_band_n: float = 1.0
+    #: Before any rest is seen, a settled level within +-this of 0 N is taken as rest
+    #: (an untared sensor); so the first hold must be above this.
+    max_zero_offset_n: float = 5.0
+    #: The zero level is the median of the last rest stretch, at most this long.
+    zero_window_s: float = 5.0
+
+    # -- what ends a hold ------------------------------------------------------------------
+    #: The smoothed force is compared with its own value this long ago (within the hold) ...
+    exit_lookback_s: float = 2.0
+    #: ... a change beyond this fraction of the level (and beyond exit_n) is an excursion ...
+    exit_pct: float = 20.0
+    exit_n: float = 1.0
+    #: ... and an excursion lasting longer than this ends the hold (a brief correction,
+    #: design.md: < 0.5 s and < 20 %, does not).
+    max_correction_s: float = 0.6
+    #: Motion (a gliding stroke, rocking): the smoothed force is "off level" when it is more
+    #: than motion_pct (and exit_n) from its mean over the last motion_level_s; when it has
+    #: been off level for motion_fraction of the last motion_window_s, the force is not
+    #: quasi-static and the hold ends. Brief corrections (< 0.5 s each) stay far below that;
+    #: periodic strokes of any rate reach it (a fixed look-back alone is blind to strokes
+    #: whose period divides it).
+    motion_pct: float = 10.0
+    motion_level_s: float = 2.0
+    motion_window_s: float = 3.0
+    motion_fraction: float = 0.5
+
+    # -- where exactly a hold starts and ends -------------------------------------------------
+    #: Start (end) is the first (last) point of the lightly smoothed force within a band
+    #: around the plateau level: edge_pct of the level, 3 noise SDs, at least edge_n.
+    edge_pct: float = 3.0
+    edge_n: float = 0.5
+    #: Centred moving average used for the edges and the ramp (not causal: runs on the
+    #: buffered past only).
+    edge_smooth_s: float = 0.1
+    #: How far back from the settle point the ramp-in is looked for.
+    ramp_lookback_s: float = 5.0
+
+    # -- live updates ------------------------------------------------------------------------
+    #: A hold_progress event every this many seconds of hold.
+    progress_interval_s: float = 1.0
+
+    # -- tolerance --------------------------------------------------------------------------
+    #: Over-tolerance ends when the filtered force is below tolerance - hysteresis (5 %: about
+    #: 2-3 SDs of a steady hand, whose CV is 1.7-5 %, so wander at the limit is one episode) ...
+    tolerance_hysteresis_pct: float = 5.0
+    tolerance_hysteresis_n: float = 1.0
+    #: ... for at least this long (so noise at the limit makes one event).
+    tolerance_release_s: float = 0.3
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if not isinstance(value, (int, float)) or value != value or value < 0:
+                raise ValueError(f"HoldParams.{f.name} must be a non-negative number, not {value!r}")
+        if not 10.0 <= self.envelope_rate_hz <= 500.0:
+            raise ValueError("HoldParams.envelope_rate_hz must be within 10..500 Hz")
+        for name in ("smooth_cutoff_hz", "alert_cutoff_hz"):
+            if not 0 < getattr(self, name) < self.envelope_rate_hz / 2:
+                raise ValueError(f"HoldParams.{name} must be between 0 and half the envelope rate")
+        if self.min_hold_s <= 0:
+            raise ValueError("HoldParams.min_hold_s must be positive")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def replace(self, **changes) -> HoldParams:
+        return replace(self, **changes)
