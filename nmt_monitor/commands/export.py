@@ -1,0 +1,44 @@
+"""``nmt-monitor export FILE.h5 --csv OUT.csv``: a session's samples as CSV (``time_s,force_N``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from nmt_monitor.errors import UserError
+
+HELP = "export a recorded session's samples as CSV (time_s,force_N)"
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export", help=HELP,
+        description=HELP + "; the same columns as 'stream --format csv', readable by 'analyze'. "
+        "time_s counts from the session's start time.",
+    )
+    parser.add_argument("file", type=Path, metavar="FILE.h5", help="a session recorded by nmt-monitor")
+    parser.add_argument("--csv", type=Path, required=True, metavar="OUT.csv", help="CSV file to write ('-' for stdout)")
+    parser.add_argument("--force", action="store_true", help="overwrite OUT.csv if it exists")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from nmt_monitor.storage import export_csv, open_session
+
+    if str(args.csv) == "-":
+        session = open_session(args.file, arrays=("time_s", "force_n"))
+        out = sys.stdout
+        out.write("time_s,force_N\n")
+        for t, f in zip(session.time_s.tolist(), session.force_n.tolist()):
+            out.write(f"{t:.6f},{f:.4f}\n")
+        return 0
+    if args.csv.resolve() == args.file.resolve():
+        raise UserError("--csv must not be the session file itself")
+    try:
+        n = export_csv(args.file, args.csv, overwrite=args.force)
+    except FileExistsError:
+        raise UserError(f"{args.csv} exists (use --force to overwrite)") from None
+    except OSError as exc:
+        raise UserError(f"cannot write {args.csv}: {exc.strerror or exc}") from None
+    print(f"nmt-monitor: wrote {n} samples to {args.csv}", file=sys.stderr)
+    return 0

@@ -1,0 +1,133 @@
+"""``nmt-monitor record``: record a session headless, to HDF5 (crash-safe via a journal)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+from nmt_monitor.commands.stream import add_connection_arguments, make_reader
+from nmt_monitor.errors import UserError
+from nmt_monitor.units import UnitError, parse_force_n, parse_force_range_n
+
+HELP = "record a session to an HDF5 file, without the screen"
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "record", help=HELP,
+        description=HELP + ". Stops at --seconds, on Ctrl-C or on SIGTERM, and always finishes the file. "
+        "While recording, <name>.journal next to the file holds the data; after a crash, "
+        "'nmt-monitor recover' turns it into the .h5 file.",
+    )
+    add_connection_arguments(parser)
+    add_session_arguments(parser)
+    parser.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
+    parser.add_argument("--out", type=Path, default=Path("recordings"), metavar="FILE.h5|DIR",
+                        help="the session file, or a directory for an automatically named one (default: recordings/); "
+                        "an existing file is never overwritten")
+    parser.add_argument("--no-analysis", action="store_true",
+                        help="do not run the hold engine when finishing (holds tables left empty)")
+    parser.set_defaults(run=run)
+
+
+def add_session_arguments(parser) -> None:
+    """Session metadata options (shared with the live monitor)."""
+    parser.add_argument("--tolerance", metavar="F", help="client's tolerance, a force: 60N, 6kgf, 13.5lbf")
+    parser.add_argument("--target", metavar="LO..HI", help="target band, e.g. 30N..45N")
+    parser.add_argument("--hold-time", type=float, metavar="S", help="target hold time in seconds")
+    parser.add_argument("--client", default="", metavar="NAME", help="client name or code")
+    parser.add_argument("--therapist", default="", metavar="NAME", help="therapist or student")
+    parser.add_argument("--tip", default="", metavar="NAME", help="contact tip: thumb, knuckle, elbow, algometer tip ...")
+    parser.add_argument("--tip-area-cm2", type=float, metavar="A", help="contact area of the tip in cm^2")
+    parser.add_argument("--site", default="", metavar="LABEL", help="treatment site, e.g. 'upper trapezius L'")
+    parser.add_argument("--notes", default="", metavar="TEXT", help="free notes stored with the session")
+
+
+def session_metadata(args):
+    from nmt_monitor.storage import SessionMetadata
+
+    try:
+        tolerance = parse_force_n(args.tolerance) if args.tolerance else None
+        band = parse_force_range_n(args.target) if args.target else None
+    except UnitError as exc:
+        raise UserError(str(exc)) from None
+    if tolerance is not None and tolerance <= 0:
+        raise UserError("--tolerance must be a positive force")
+    if args.hold_time is not None and not args.hold_time > 0:
+        raise UserError("--hold-time must be positive")
+    if args.tip_area_cm2 is not None and not args.tip_area_cm2 > 0:
+        raise UserError("--tip-area-cm2 must be positive")
+    return SessionMetadata(
+        therapist=args.therapist, client=args.client, tolerance_N=tolerance, target_band_N=band,
+        target_hold_s=args.hold_time, contact_tip=args.tip, tip_area_cm2=args.tip_area_cm2,
+        site=args.site, notes=args.notes,
+    )
+
+
+def _warn(message: str) -> None:
+    print(f"nmt-monitor: warning: {message}", file=sys.stderr, flush=True)
+
+
+class _Stop(Exception):
+    pass
+
+
+def run(args) -> int:
+    from nmt_monitor.acquisition import LinkEvent, SampleBlock
+    from nmt_monitor.storage import Recorder
+
+    if args.seconds is not None and not args.seconds > 0:
+        raise UserError("--seconds must be positive")
+    metadata = session_metadata(args)
+    reader = make_reader(args)
+    # The directory is checked (writable, space for the session) before anything starts.
+    recorder = Recorder(args.out, metadata, expected_seconds=args.seconds or 3600.0,
+                        rate_hz=args.rate or 1000, on_warning=_warn)
+    reason = "duration"
+    stop_requested = []
+
+    def on_sigterm(signum, frame):  # noqa: ARG001
+        stop_requested.append("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        try:
+            reader.start()
+        except BaseException:
+            recorder.discard()
+            raise
+        recorder.set_sensor(reader.info)
+        started = time.monotonic()
+        try:
+            while True:
+                if stop_requested:
+                    reason = "SIGTERM"
+                    break
+                if args.seconds is not None and time.monotonic() - started >= args.seconds:
+                    break
+                item = reader.get(timeout=0.1)
+                if isinstance(item, (SampleBlock, LinkEvent)):
+                    recorder.add(item)
+                    if isinstance(item, LinkEvent) and item.kind == "warning":
+                        _warn(str(item.detail.get("message")))
+                recorder.tick()
+        except KeyboardInterrupt:
+            reason = "Ctrl-C"
+        # Stop reading, keep everything already read, and finish the file (a second Ctrl-C
+        # or SIGTERM while finishing is ignored: the journal is safe in any case).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        reader.stop()
+        for item in reader.drain():
+            recorder.add(item)
+        path = recorder.finish(reason="stopped: " + reason)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    rate = reader.info.rate_hz if reader.info else 0
+    print(f"nmt-monitor: recorded {recorder.samples} samples"
+          + (f" ({recorder.samples / rate:.1f} s at {rate:g} Hz)" if rate else "")
+          + f" to {path} (stopped: {reason})", file=sys.stderr, flush=True)
+    print(path, flush=True)
+    return 0

@@ -1,0 +1,37 @@
+"""``nmt-monitor recover [DIR]``: rebuild unfinished sessions (after a crash) from their journals."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from nmt_monitor.errors import EXIT_FAILURE, UserError
+
+HELP = "rebuild sessions that did not finish (crash, kill, power cut) from their journals"
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "recover", help=HELP,
+        description=HELP + ". Every <name>.journal in DIR becomes <name>.h5 (up to a torn tail); "
+        "sessions still being recorded are left alone; nothing is overwritten.",
+    )
+    parser.add_argument("dir", nargs="?", type=Path, default=Path("recordings"), metavar="DIR",
+                        help="directory to search (default: recordings/)")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from nmt_monitor.storage import recover_all
+
+    if not args.dir.is_dir():
+        raise UserError(f"{args.dir}: no such directory")
+    results = recover_all(args.dir)
+    if not results:
+        print(f"nmt-monitor: no unfinished sessions in {args.dir}", file=sys.stderr)
+        return 0
+    failed = 0
+    for result in results:
+        print(result.summary(), file=sys.stderr if result.status == "failed" else sys.stdout, flush=True)
+        failed += result.status == "failed"
+    return EXIT_FAILURE if failed else 0
