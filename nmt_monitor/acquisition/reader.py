@@ -35,13 +35,17 @@ from nmt_monitor.calibration import (
 )
 from nmt_monitor.errors import UserError
 
-READ_TIMEOUT_S = 0.05  # short, so the thread notices a stop request promptly (pitfall 5)
+#: Each read returns after this long with everything that arrived (or at once when a full
+#: chunk is waiting). It bounds the latency a read adds, batches the ~100 frames/s of a fast
+#: link into ~50 decode calls/s, and lets the thread notice a stop request (pitfall 5).
+#: ``in_waiting`` is not used to size reads: for socket:// it is 0 or 1, not a byte count.
+READ_TIMEOUT_S = 0.02
+READ_CHUNK_BYTES = 65536
 RECONNECT_INTERVAL_S = 0.2
 NMT_ID_TIMEOUT_S = 1.0
 STALL_REARM_S = 1.0  # no data for this long while streaming: re-send START / re-arm the gauge
 GAUGE_POLL_TIMEOUT_S = 0.25
 GAUGE_MAX_POLL_HZ = 1000.0
-MIN_PROCESS_INTERVAL_S = 0.02
 
 
 def register_simulator() -> None:
@@ -137,7 +141,6 @@ class SensorReader:
         self._gauge_interval_s = 0.01
         self._last_data_time = 0.0
         self._last_poll_time = 0.0
-        self._last_process_time = 0.0
         self._rate_window_samples = 0
 
     # ---- public API -------------------------------------------------------------------
@@ -235,7 +238,7 @@ class SensorReader:
         fields = None
         resent = time.monotonic()
         while time.monotonic() < deadline:
-            data = port.read(max(1, port.in_waiting))
+            data = port.read(READ_CHUNK_BYTES)
             if not data:
                 if time.monotonic() - resent > 0.4:
                     port.write(encode_command("ID"))
@@ -275,7 +278,7 @@ class SensorReader:
         port.write(encode_command(command))
         word = command.split()[0].upper()
         while time.monotonic() < deadline:
-            data = port.read(max(1, port.in_waiting))
+            data = port.read(READ_CHUNK_BYTES)
             if data:
                 for text in decoder.feed(data).replies:
                     if len(text.split()) > 1 and text.split()[1].upper() == word:
@@ -325,7 +328,7 @@ class SensorReader:
             end = min(time.monotonic() + seconds, deadline)
             got, unit = 0, None
             while time.monotonic() < end:
-                data = port.read(max(1, port.in_waiting))
+                data = port.read(READ_CHUNK_BYTES)
                 if data:
                     readings = decoder.feed(data)
                     got += readings.force_n.size
@@ -370,23 +373,13 @@ class SensorReader:
             port = self._port
             try:
                 self._send_pending_commands(port)
-                data = port.read(1)
-                if data:
-                    # Coalesce: decoding costs about the same for one frame as for several,
-                    # so process at most every MIN_PROCESS_INTERVAL_S (adds <= 10 ms latency).
-                    wait = self._last_process_time + MIN_PROCESS_INTERVAL_S - time.monotonic()
-                    if wait > 0:
-                        self._stop.wait(wait)
-                    waiting = port.in_waiting
-                    if waiting:
-                        data += port.read(waiting)
+                data = port.read(READ_CHUNK_BYTES)
             except (serial.SerialException, OSError) as exc:
                 self._reconnect(str(exc))
                 continue
             now = time.monotonic()
             if data:
                 self._last_data_time = now
-                self._last_process_time = now
                 self._process(data, self.clock())
                 if info.protocol == "gauge" and self._gauge_poll:
                     self._poll()
