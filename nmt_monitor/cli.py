@@ -12,12 +12,15 @@ from nmt_monitor.errors import EXIT_USAGE, UserError
 
 #: Subcommands, in the order ``--help`` lists them; each names a module in nmt_monitor.commands.
 COMMANDS: tuple[str, ...] = (
+    "live",
+    "replay",
     "stream",
     "record",
     "analyze",
     "calibrate",
     "recover",
     "export",
+    "grade",
     "ports",
 )
 

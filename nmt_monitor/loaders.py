@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,6 +27,13 @@ class Recording:
     unit: str = "N"  # the unit the file was written in
     tolerance_n: float | None = None  # the session's own settings, when the file has them
     target_band_n: tuple[float, float] | None = None
+    #: what the session is about (``general/session`` of an .h5: therapist, client, site, ...);
+    #: empty for CSV files
+    metadata: dict = field(default_factory=dict)
+    #: root attributes of an .h5 session (session_start_time, software_version, ...)
+    attrs: dict = field(default_factory=dict)
+    #: markers of an .h5 session: dicts with time_s, kind, text
+    markers: list = field(default_factory=list)
 
 
 #: Force columns a CSV may have, and newtons per unit of each.
@@ -158,6 +165,9 @@ def load_session_file(path: str) -> Recording:
         unit="N",
         tolerance_n=session.tolerance_n,
         target_band_n=session.target_band_n,
+        metadata=dict(session.metadata),
+        attrs=dict(session.attrs),
+        markers=list(session.markers),
     )
 
 
@@ -175,15 +185,32 @@ def register_loader(suffix: str, loader: Callable[[str], Recording]) -> None:
     LOADERS[suffix.lower()] = loader
 
 
-def expand_paths(paths: list[str]) -> list[str]:
-    """Files as given; a folder stands for the supported recordings directly inside it."""
+def _is_recording(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in LOADERS and not name.startswith(".")
+
+
+def find_recordings(folder: str, recursive: bool = True) -> list[str]:
+    """The supported recordings in ``folder`` (and, if ``recursive``, every folder below it,
+    hidden folders skipped), sorted by path."""
+    found: list[str] = []
+    if recursive:
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            found.extend(os.path.join(root, name) for name in files if _is_recording(name))
+    else:
+        found = [os.path.join(folder, name) for name in os.listdir(folder)
+                 if _is_recording(name) and os.path.isfile(os.path.join(folder, name))]
+    return sorted(found)
+
+
+def expand_paths(paths: list[str], recursive: bool = True) -> list[str]:
+    """Files as given; a folder stands for the supported recordings in it and (``recursive``)
+    in every folder below it, in sorted path order."""
     out: list[str] = []
     for path in paths:
+        path = str(path)
         if os.path.isdir(path):
-            found = sorted(
-                os.path.join(path, name) for name in os.listdir(path)
-                if os.path.splitext(name)[1].lower() in LOADERS and os.path.isfile(os.path.join(path, name))
-            )
+            found = find_recordings(path, recursive)
             if not found:
                 known = ", ".join(sorted(LOADERS))
                 raise _fail(path, f"is a directory with no recordings in it ({known})")

@@ -13,12 +13,11 @@ from nmt_monitor.units import UnitError, parse_force_n, parse_force_range_n
 
 HELP = "find holds, drift and over-tolerance in recordings (.h5 sessions, .csv)"
 
-CSV_FIELDS = (
-    "source", "hold", "start_s", "end_s", "duration_s", "mean_N", "sd_N", "cv_pct", "drift_pct",
-    "drift_N_per_s", "level_start_N", "level_end_N", "peak_N", "ramp_in_s", "ramp_rate_N_per_s",
-    "overshoot_N", "overshoot_pct", "time_over_tolerance_s", "time_in_target_s", "time_in_target_pct",
-    "gap_s", "zero_N", "ended_by", "flags",
-)
+def _csv_fields() -> tuple[str, ...]:
+    """The tidy columns of ``--csv``: session metadata, the hold, provenance (docs/research.md)."""
+    from nmt_monitor.research import COLUMNS
+
+    return COLUMNS
 
 
 def _force(text: str) -> float:
@@ -45,6 +44,16 @@ def _positive(text: str) -> float:
     return value
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "analyze",
@@ -56,7 +65,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("paths", nargs="+", metavar="PATH",
-                        help="recordings (.csv), or folders of them")
+                        help="recordings (.h5 sessions, .csv), or folders (searched recursively)")
     parser.add_argument("--tolerance", type=_force, metavar="F",
                         help="client's tolerance, e.g. 60N, 6kg, 13.5lbf (bare number: N)")
     parser.add_argument("--target", type=_band, metavar="LO..HI", help="target band, e.g. 40N..55N")
@@ -67,18 +76,36 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="target hold time: holds shorter than this are flagged 'short'")
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="one JSON object per file (a list when several)")
-    fmt.add_argument("--csv", action="store_true", help="one CSV row per hold")
+    fmt.add_argument("--csv", action="store_true",
+                     help="one tidy CSV row per hold, the session's metadata and the software version as columns")
+    parser.add_argument("--provenance", metavar="FILE.json",
+                        help="also write what produced the output: versions, every engine parameter, "
+                             "the inputs (size, SHA-256, holds found)")
+    parser.add_argument("--jobs", "-j", type=_jobs, metavar="N",
+                        help="worker processes (default: one per CPU; 1: no workers)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bar on stderr (default: when stderr is a terminal)")
     parser.set_defaults(run=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    from nmt_monitor.loaders import expand_paths, load_recording
+    import os
 
-    # load (and check) every file before importing SciPy: a bad file fails in a blink
-    recordings = [load_recording(path) for path in expand_paths(args.paths)]
+    from nmt_monitor.loaders import LOADERS, expand_paths
 
-    from nmt_monitor.dsp import HoldParams, analyze_holds
+    files = expand_paths(args.paths)
+    for f in files:  # fail in a blink on a missing file or an unknown type, before any work
+        suffix = os.path.splitext(f)[1].lower()
+        if not os.path.exists(f):
+            raise UserError(f"{f}: no such file")
+        if suffix not in LOADERS:
+            raise UserError(f"{f}: unknown file type {suffix or '(none)'!r} (known: {', '.join(sorted(LOADERS))})")
+        if os.path.isdir(f):
+            raise UserError(f"{f}: is a directory, not a recording")
+
+    from nmt_monitor.dsp import HoldParams
+    from nmt_monitor.research import Progress, _AnalyzeJob, map_files, provenance, rows_for
 
     changes = {}
     if args.min_hold is not None:
@@ -88,34 +115,43 @@ def run(args: argparse.Namespace) -> int:
     if args.hold_time is not None:
         changes["target_hold_s"] = args.hold_time
     params = HoldParams(**changes)
-    results = []
-    for rec in recordings:
+    # A session file carries its own tolerance and target band; the options override them.
+    job = _AnalyzeJob(params, args.tolerance, args.target, hash_file=bool(args.provenance))
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    bar = Progress(len(files), "analyze ") if show and len(files) > 1 else None
+    results = map_files(job, files, jobs=args.jobs, progress=bar)
+    if args.provenance:
+        from nmt_monitor import __version__
+
+        doc = provenance(results, params, argv=sys.argv, output="csv" if args.csv else "json" if args.json else "table",
+                         tolerance_override_N=args.tolerance,
+                         target_override_N=list(args.target) if args.target else None)
+        doc["note"] = (f"nmt-monitor {__version__} analyze: engine parameters per input are the defaults "
+                       "changed by the options above; tolerance and target band come from each session "
+                       "file unless overridden")
         try:
-            # A session file carries its own tolerance and target band; flags override them.
-            tolerance = args.tolerance if args.tolerance is not None else rec.tolerance_n
-            target = args.target if args.target is not None else rec.target_band_n
-            analysis = analyze_holds(rec.time_s, rec.force_n, params, tolerance, target)
-        except ValueError as exc:  # the loader checks first; this is a last line of defence
-            raise UserError(f"{rec.source}: {exc}") from None
-        results.append((rec, analysis))
+            with open(args.provenance, "w", encoding="utf-8") as fh:
+                json.dump(doc, fh, indent=2)
+                fh.write("\n")
+        except OSError as exc:
+            raise UserError(f"--provenance {args.provenance}: cannot write ({exc.strerror or exc})") from None
     out = sys.stdout
     if args.json:
-        objs = [a.to_dict(source=rec.source) for rec, a in results]
+        objs = [r.analysis.to_dict(source=r.source) for r in results]
         json.dump(objs[0] if len(objs) == 1 else objs, out, indent=2)
         out.write("\n")
     elif args.csv:
+        fields = _csv_fields()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(CSV_FIELDS)
-        for rec, a in results:
-            for i, hold in enumerate(a.holds, start=1):
-                d = hold.to_dict()
-                row = [rec.source, i] + [_cell(d.get(k)) for k in CSV_FIELDS[2:-1]] + [";".join(d["flags"])]
-                writer.writerow(row)
+        writer.writerow(fields)
+        for r in results:
+            for row in rows_for(r):
+                writer.writerow([_cell(row.get(k)) for k in fields])
     else:
-        for n, (rec, a) in enumerate(results):
+        for n, r in enumerate(results):
             if n:
                 out.write("\n")
-            out.write(_table(rec, a))
+            out.write(_table(r))
     return 0
 
 
@@ -131,10 +167,10 @@ def _fmt(value, spec: str) -> str:
     return format(value, spec)
 
 
-def _table(rec, a) -> str:
-    dur = float(rec.time_s[-1] - rec.time_s[0]) if rec.time_s.size > 1 else 0.0
+def _table(r) -> str:
+    a = r.analysis
     lines = []
-    head = f"{rec.source}: {rec.time_s.size} samples, {dur:.1f} s, ~{_fmt(a.sample_rate_hz, '.0f')} Hz"
+    head = f"{r.source}: {r.n_samples} samples, {r.duration_s:.1f} s, ~{_fmt(a.sample_rate_hz, '.0f')} Hz"
     if a.tolerance_n is not None:
         head += f", tolerance {a.tolerance_n:.1f} N"
     if a.target_band_n is not None:

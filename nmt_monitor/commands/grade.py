@@ -1,0 +1,135 @@
+"""``nmt-monitor grade``: score students' holds against a rubric; an HTML report for instructors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+HELP = "score holds per hold, session and student against a rubric; HTML report and gradebook"
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "grade",
+        help=HELP,
+        description=(
+            "Score every hold in the recordings against a rubric (docs/grading.md): each sub-skill "
+            "(target band, duration, steadiness, drift, ramp-in) as the share of the hold in target, "
+            "near misses earning partial credit, and a composite 0-100 with over-tolerance penalties. "
+            "Sessions are grouped into students by their therapist metadata. Folders are searched "
+            "recursively for .h5 sessions and .csv recordings."
+        ),
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="session files (.h5, .csv), or folders of them")
+    parser.add_argument("--rubric", metavar="FILE.toml",
+                        help="rubric file; only the fields it sets change the shipped defaults")
+    parser.add_argument("--report", metavar="DIR",
+                        help="write an HTML report (DIR/index.html), hold pictures and gradebook.csv into DIR")
+    parser.add_argument("--jobs", "-j", type=_jobs, metavar="N", help="worker processes (default: one per CPU)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bar on stderr (default: when stderr is a terminal)")
+    parser.add_argument("--no-holds", dest="show_holds", action="store_false",
+                        help="print only the session and student tables")
+    parser.add_argument("--show-rubric", action="store_true",
+                        help="print the shipped default rubric (TOML, every field commented) and exit")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from nmt_monitor.errors import UserError
+    from nmt_monitor.grading.rubric import default_rubric_text, load_rubric
+
+    if args.show_rubric:
+        sys.stdout.write(default_rubric_text())
+        return 0
+    if not args.paths:
+        raise UserError("grade: give at least one recording or folder (PATH...)")
+    rubric = load_rubric(args.rubric)
+    from nmt_monitor.loaders import expand_paths, load_recording  # noqa: F401 - fail early on bad paths
+
+    files = expand_paths(args.paths)
+    for f in files:
+        if not os.path.exists(f):
+            raise UserError(f"{f}: no such file")
+    progress = args.progress if args.progress is not None else sys.stderr.isatty()
+    image_dir = None
+    if args.report:
+        if os.path.exists(args.report) and not os.path.isdir(args.report):
+            raise UserError(f"--report {args.report}: exists and is not a directory")
+        image_dir = os.path.join(args.report, "img")
+        try:
+            os.makedirs(image_dir, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--report {args.report}: cannot create the directory ({exc.strerror or exc})") from None
+    from nmt_monitor.grading.batch import grade_paths
+
+    sessions, students = grade_paths(files, rubric, image_dir=image_dir, jobs=args.jobs, progress=progress)
+    out = sys.stdout
+    out.write(tables(sessions, students, rubric, show_holds=args.show_holds))
+    if args.report:
+        from nmt_monitor.grading.report import write_report
+
+        index = write_report(args.report, sessions, students, rubric)
+        print(f"report: {index}", file=sys.stderr)
+    return 0
+
+
+def _fmt_table(rows: list[tuple[str, ...]], left: int = 2) -> list[str]:
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    out = []
+    for r in rows:
+        cells = [r[c].ljust(widths[c]) if c < left or c == len(r) - 1 else r[c].rjust(widths[c])
+                 for c in range(len(r))]
+        out.append("  ".join(cells).rstrip())
+    return out
+
+
+def _p(v) -> str:
+    return "-" if v is None else f"{100 * v:.0f}"
+
+
+def tables(sessions, students, rubric, show_holds: bool = True) -> str:
+    from nmt_monitor.grading.rubric import SUBSKILLS
+    from nmt_monitor.grading.scoring import SUBSKILL_LABELS
+
+    lines = [f"rubric: {rubric.name} ({rubric.source}); sub-skills in % of target, scores 0-100, "
+             f"pass {rubric.pass_score:g}"]
+    if show_holds:
+        rows = [("student", "session", "hold", "start s", "dur s", "mean N", "CV %", "drift %")
+                + tuple(SUBSKILL_LABELS[k] for k in SUBSKILLS) + ("over s", "penalty", "score", "flags")]
+        for s in sessions:
+            for h in s.holds:
+                rows.append((s.student, s.label, str(h.index), f"{h.start_s:.1f}", f"{h.duration_s:.1f}",
+                             f"{h.mean_N:.1f}", f"{h.cv_pct:.1f}", f"{h.drift_pct:+.1f}")
+                            + tuple(_p(h.scores.get(k)) for k in SUBSKILLS)
+                            + (f"{h.time_over_tolerance_s:.1f}", "FAIL" if h.failed else f"{h.penalty:.0f}",
+                               f"{h.composite:.0f}", ",".join(h.flags) or "-"))
+        lines += ["", "Holds"] + _fmt_table(rows)
+    rows = [("student", "session", "date", "holds") + tuple(SUBSKILL_LABELS[k] for k in SUBSKILLS)
+            + ("score", "pass", "notes")]
+    from nmt_monitor.grading.report import _date
+
+    for s in sorted(sessions, key=lambda s: (s.student, s.start_epoch_s or 0, s.label)):
+        m = s.subskill_means()
+        rows.append((s.student, s.label, _date(s) or "-", str(len(s.holds))) + tuple(_p(m[k]) for k in SUBSKILLS)
+                    + (f"{s.score:.0f}", "yes" if s.passed else "no", "; ".join(s.notes) or "-"))
+    lines += ["", "Sessions"] + _fmt_table(rows, left=3)
+    rows = [("student", "sessions", "mean", "first", "last", "trend/session", "improving")]
+    for st in students:
+        rows.append((st.name, str(len(st.sessions)), f"{st.mean:.0f}", f"{st.first:.0f}", f"{st.last:.0f}",
+                     "-" if st.trend is None else f"{st.trend:+.1f}",
+                     "-" if st.improving is None else ("yes" if st.improving else "no")))
+    lines += ["", "Students"] + _fmt_table(rows, left=1)
+    return "\n".join(lines) + "\n"

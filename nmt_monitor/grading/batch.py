@@ -1,0 +1,71 @@
+"""Grading many recordings: labels, parallel workers (scoring and hold pictures), students."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from nmt_monitor.grading.rubric import Rubric
+from nmt_monitor.grading.scoring import SessionGrade, StudentGrade, grade_students, score_session
+
+
+def slug(text: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return s or "x"
+
+
+def session_labels(paths: list[str]) -> list[str]:
+    """Short unique names: the path relative to the folder all inputs share, without suffix."""
+    absolute = [os.path.abspath(p) for p in paths]
+    if len(absolute) == 1:
+        return [Path(absolute[0]).stem]
+    root = os.path.commonpath([os.path.dirname(p) for p in absolute])
+    labels = [os.path.splitext(os.path.relpath(p, root))[0].replace(os.sep, "/") for p in absolute]
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        n = seen.get(label, 0)
+        seen[label] = n + 1
+        out.append(label if n == 0 else f"{label}~{n + 1}")
+    return out
+
+
+@dataclass
+class GradeJob:
+    """Picklable worker: grade one file, and draw its holds into ``image_dir`` if given."""
+
+    rubric: Rubric
+    image_dir: str | None = None
+
+    def __call__(self, item: tuple[str, str]) -> SessionGrade:
+        from nmt_monitor.loaders import load_recording
+
+        path, label = item
+        rec = load_recording(path)
+        grade = score_session(self.rubric, rec)
+        grade.label = label
+        if self.image_dir is not None and grade.holds:
+            from nmt_monitor.grading.plots import hold_png
+
+            for h in grade.holds:
+                name = f"{slug(label.replace('/', '--'))}-hold{h.index}.png"
+                hold_png(os.path.join(self.image_dir, name), grade, h, rec.time_s, rec.force_n, self.rubric)
+                h.image = name
+        return grade
+
+
+def grade_paths(paths: list[str], rubric: Rubric, *, image_dir: str | None = None, jobs: int | None = None,
+                progress: bool = False) -> tuple[list[SessionGrade], list[StudentGrade]]:
+    """Grade recordings and folders (searched recursively): sessions (input order) and students."""
+    from nmt_monitor.loaders import expand_paths
+    from nmt_monitor.research import Progress, map_files
+
+    files = expand_paths([str(p) for p in paths])
+    labels = session_labels(files)
+    if image_dir is not None:
+        os.makedirs(image_dir, exist_ok=True)
+    bar = Progress(len(files), "grading ") if progress else None
+    sessions = map_files(GradeJob(rubric, image_dir), list(zip(files, labels)), jobs=jobs, progress=bar)
+    return sessions, grade_students(rubric, sessions)
