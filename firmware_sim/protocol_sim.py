@@ -108,6 +108,9 @@ def parse_url(url: str) -> tuple[dict, float]:
                 kw["serial"] = v
         except ValueError as exc:
             raise ValueError(f"option {key}={v!r}: {exc}") from None
+    if "scenario" not in kw:
+        # The built-in demo (``nmt-monitor`` with no arguments) keeps going until the user quits.
+        kw.setdefault("loop", True)
     return kw, speed
 
 

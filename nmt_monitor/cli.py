@@ -25,7 +25,7 @@ COMMANDS: tuple[str, ...] = (
 )
 
 #: What ``nmt-monitor`` with no arguments runs (the live monitor on the built-in simulator).
-DEFAULT_ARGV: tuple[str, ...] = ("stream", "--port", "sim://", "--stats")
+DEFAULT_ARGV: tuple[str, ...] = ("live", "--port", "sim://")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -38,3 +38,27 @@ def test_firmware_sim_never_imports_nmt_monitor():
 def test_nothing_imports_the_tui(package):
     loaded = modules_loaded_by(f"import {package}")
     assert not any(name.startswith("nmt_monitor.tui") for name in loaded)
+
+
+def test_only_live_and_replay_import_the_tui():
+    """Every module outside nmt_monitor.tui (bar the two commands that run it) leaves it unloaded."""
+    loaded = modules_loaded_by(
+        "import importlib, pathlib, nmt_monitor\n"
+        "root = pathlib.Path(nmt_monitor.__file__).parent\n"
+        "allowed = ('nmt_monitor.tui', 'nmt_monitor.commands.live', 'nmt_monitor.commands.replay', 'nmt_monitor.__main__')\n"
+        "for f in sorted(root.rglob('*.py')):\n"
+        "    parts = f.relative_to(root.parent).with_suffix('').parts\n"
+        "    name = '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)\n"
+        "    if not name.startswith(allowed):\n"
+        "        importlib.import_module(name)\n"
+        "import nmt_monitor.cli; nmt_monitor.cli.build_parser()"
+    )
+    assert not any(name.startswith("nmt_monitor.tui") for name in loaded)
+    assert "textual" not in top_level(loaded)
+
+
+def test_the_tui_does_not_import_textual_from_its_model():
+    """The plain classes of the TUI (model, sources, braille, clock) work without Textual."""
+    loaded = modules_loaded_by("import nmt_monitor.tui.model, nmt_monitor.tui.sources, "
+                               "nmt_monitor.tui.braille, nmt_monitor.tui.clock")
+    assert "textual" not in top_level(loaded)

@@ -1,0 +1,112 @@
+"""``nmt-monitor live``: the live monitor (a terminal UI) on a sensor or the built-in simulator."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+from nmt_monitor.commands.record import add_session_arguments, session_metadata
+from nmt_monitor.commands.stream import add_connection_arguments, make_reader
+from nmt_monitor.errors import UserError
+
+HELP = "the live monitor: force, target band, hold timer, alerts, recording"
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "live", help=HELP,
+        description=HELP + ". Keys are shown at the bottom of the screen; '?' lists them. "
+        "Recording starts with the r key (or --record) and is finished when you quit "
+        "(q, Ctrl-C, or a closed terminal). See docs/live-monitor.md.",
+    )
+    add_connection_arguments(parser, port_required=False)
+    add_session_arguments(parser)
+    parser.add_argument("--out", type=Path, default=Path("recordings"), metavar="DIR",
+                        help="where recordings go (default: recordings/)")
+    parser.add_argument("--record", action="store_true", help="record from the start")
+    parser.add_argument("--units", choices=("N", "kgf", "lbf", "kPa"), default="N",
+                        help="display unit (kPa needs --tip-area-cm2; default N)")
+    parser.add_argument("--feedback", choices=("full", "faded", "blind"), default="full",
+                        help="feedback mode: full; faded = force shown only outside the target band; "
+                        "blind = force hidden during a hold, the result shown after it (default full)")
+    parser.add_argument("--window", type=float, default=20.0, metavar="S",
+                        help="seconds of trace on screen, 10-30 (default 20)")
+    parser.add_argument("--fps", type=float, default=25.0, help="screen frames per second, 20-30 (default 25)")
+    parser.add_argument("--no-bell", action="store_true", help="alerts without the terminal bell")
+    parser.set_defaults(run=run)
+
+
+def simulator_targets(port: str) -> tuple[float | None, list[float] | None]:
+    """The scenario's own tolerance and band for a sim:// port (demo defaults), else Nones."""
+    if not port.startswith("sim://"):
+        return None, None
+    from urllib.parse import parse_qs, urlsplit
+
+    name = parse_qs(urlsplit(port).query).get("scenario", ["demo"])[0]
+    try:
+        from firmware_sim.scenarios import load_scenario
+
+        sc = load_scenario(name)
+    except Exception:  # noqa: BLE001 - the reader reports a bad scenario itself
+        return None, None
+    return sc.tolerance_n, sc.target_band_n
+
+
+def check_display_args(args) -> None:
+    if not 10 <= args.window <= 30:
+        raise UserError("--window must be 10-30 seconds")
+    if not 20 <= args.fps <= 30:
+        raise UserError("--fps must be 20-30")
+    if args.units == "kPa" and not args.tip_area_cm2:
+        raise UserError("--units kPa needs --tip-area-cm2")
+
+
+def require_terminal() -> None:
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        raise UserError("the live monitor needs a terminal (use 'nmt-monitor record' or 'stream' without one)")
+
+
+def run(args) -> int:
+    from dataclasses import replace
+
+    from nmt_monitor.storage import preflight
+    from nmt_monitor.tui import MonitorApp, ReaderSource
+    from nmt_monitor.tui.model import recorder_factory
+
+    check_display_args(args)
+    metadata = session_metadata(args)
+    require_terminal()
+    if args.port.startswith("sim://") and metadata.tolerance_N is None and metadata.target_band_N is None:
+        tol, band = simulator_targets(args.port)
+        metadata = replace(metadata, tolerance_N=tol, target_band_N=None if band is None else tuple(band))
+    if args.record:
+        preflight(args.out)
+    reader = make_reader(args)
+    reader.start()  # a port that cannot be opened is a one-line error, before the screen
+    warnings: list[str] = []
+    app = MonitorApp(
+        ReaderSource(reader), metadata=metadata,
+        recorder_factory=recorder_factory(args.out, rate_hz=reader.info.rate_hz if reader.info else 1000.0,
+                                          on_warning=warnings.append),
+        record=args.record, recovery_dir=args.out, fps=args.fps, window_s=args.window, unit=args.units,
+        feedback=args.feedback, bell=not args.no_bell,
+    )
+    # A lost terminal (SIGHUP): a plain handler, so it runs even if the UI is stuck writing
+    # to the dead terminal; it saves the session on a thread and exits.
+    previous = signal.signal(signal.SIGHUP, lambda signum, frame: app.hangup())
+    previous_term = signal.signal(signal.SIGTERM, lambda signum, frame: app.hangup("SIGTERM", 3.0, 143))
+    try:
+        app.run()
+    finally:
+        # Whatever ended the app (an error, a signal), the session is finished.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        app.finalize()
+        signal.signal(signal.SIGHUP, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    for path in app.saved:
+        print(f"nmt-monitor: saved {path}", file=sys.stderr)
+    for message in app.errors + warnings:
+        print(f"nmt-monitor: warning: {message}", file=sys.stderr)
+    return int(app.return_code or 0)

@@ -1,0 +1,515 @@
+"""The monitor's state, without any drawing: units, feedback-mode rules, the display buffer
+and ``SessionModel``, which takes in samples and link events (from the acquisition worker
+thread), runs the hold engine, records, and hands the screen a consistent ``Frame``.
+
+Everything here is plain Python/NumPy and is tested without a terminal.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from nmt_monitor.acquisition import LinkEvent, SampleBlock
+from nmt_monitor.dsp import HoldEngine, HoldParams
+from nmt_monitor.units import NEWTONS_PER_KGF, NEWTONS_PER_LBF
+
+from .clock import Clock, system_clock
+
+# ---------------------------------------------------------------------------------- units
+
+UNITS = ("N", "kgf", "lbf", "kPa")
+_DECIMALS = {"N": 1, "kgf": 2, "lbf": 1, "kPa": 0}
+
+
+class Units:
+    """The display unit: N, kgf, lbf, or kPa (pressure, needs the contact tip's area)."""
+
+    def __init__(self, unit: str = "N", tip_area_cm2: float | None = None) -> None:
+        self.tip_area_cm2 = tip_area_cm2
+        if unit not in UNITS:
+            raise ValueError(f"unknown display unit {unit!r}: use one of {', '.join(UNITS)}")
+        if unit == "kPa" and not tip_area_cm2:
+            unit = "N"
+        self.unit = unit
+
+    def available(self) -> tuple[str, ...]:
+        return UNITS if self.tip_area_cm2 else UNITS[:3]
+
+    def cycle(self) -> str:
+        units = self.available()
+        self.unit = units[(units.index(self.unit) + 1) % len(units)] if self.unit in units else "N"
+        return self.unit
+
+    def set_area(self, tip_area_cm2: float | None) -> None:
+        self.tip_area_cm2 = tip_area_cm2
+        if self.unit == "kPa" and not tip_area_cm2:
+            self.unit = "N"
+
+    def convert(self, newtons):
+        """Newtons (a number or an array) in the display unit."""
+        if self.unit == "N":
+            return newtons
+        if self.unit == "kgf":
+            return newtons / NEWTONS_PER_KGF
+        if self.unit == "lbf":
+            return newtons / NEWTONS_PER_LBF
+        # kPa: N / cm^2 = 10 kPa
+        return newtons / float(self.tip_area_cm2) * 10.0
+
+    @property
+    def decimals(self) -> int:
+        return _DECIMALS[self.unit]
+
+    def fmt(self, newtons: float | None, unit: bool = True, decimals: int | None = None) -> str:
+        if newtons is None or not np.isfinite(newtons):
+            return "—"
+        d = self.decimals if decimals is None else decimals
+        text = f"{self.convert(float(newtons)):.{d}f}"
+        return f"{text} {self.unit}" if unit else text
+
+    def fmt_band(self, band: tuple[float, float] | None) -> str:
+        if band is None:
+            return "—"
+        return f"{self.fmt(band[0], unit=False)}–{self.fmt(band[1])}"
+
+
+# ---------------------------------------------------------------------------- feedback
+
+FEEDBACK_MODES = ("full", "faded", "blind")
+FEEDBACK_HELP = {
+    "full": "force, trace and hold metrics always shown",
+    "faded": "force shown only when it is outside the target band",
+    "blind": "force hidden during a hold; the result is revealed after it",
+}
+
+
+@dataclass(frozen=True)
+class Visibility:
+    force: bool = True  # readout, gauge and trace
+    metrics: bool = True  # the running hold's CV and drift
+    drift_alert: bool = True
+    reason: str = ""  # why something is hidden (shown in its place)
+
+
+def feedback_visibility(mode: str, force_n: float | None, band: tuple[float, float] | None,
+                        in_hold: bool) -> Visibility:
+    """What the screen may show in a feedback mode. Over-tolerance is never hidden (the
+    client's safety); the hold timer is always shown (time, not force)."""
+    if mode == "faded":
+        inside = band is not None and force_n is not None and band[0] <= force_n <= band[1]
+        if inside:
+            return Visibility(False, False, True, "faded: in the band, force hidden")
+        return Visibility()
+    if mode == "blind":
+        if in_hold:
+            return Visibility(False, False, False, "blind: hold in progress, result after release")
+        return Visibility()
+    return Visibility()
+
+
+# ------------------------------------------------------------------------ display buffer
+
+
+class DisplayBuffer:
+    """The last ``capacity`` samples (time since session start, force), as a ring of NumPy
+    arrays: bounded whatever the session length. Lossy by design: the recorder is lossless."""
+
+    def __init__(self, capacity: int = 65536) -> None:
+        self.capacity = int(capacity)
+        self._t = np.zeros(self.capacity)
+        self._f = np.zeros(self.capacity)
+        self._n = 0  # total appended
+
+    def clear(self) -> None:
+        self._n = 0
+
+    def __len__(self) -> int:
+        return min(self._n, self.capacity)
+
+    def append(self, t: np.ndarray, f: np.ndarray) -> None:
+        n = t.size
+        if n == 0:
+            return
+        if n >= self.capacity:
+            t, f = t[-self.capacity:], f[-self.capacity:]
+            self._n += n - self.capacity
+            n = self.capacity
+        i = self._n % self.capacity
+        k = min(n, self.capacity - i)
+        self._t[i:i + k], self._f[i:i + k] = t[:k], f[:k]
+        if k < n:
+            self._t[: n - k], self._f[: n - k] = t[k:], f[k:]
+        self._n += n
+
+    def last(self, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The newest ``count`` samples (all kept ones when None), oldest first, as copies."""
+        have = len(self)
+        count = have if count is None else min(count, have)
+        if count <= 0:
+            return np.empty(0), np.empty(0)
+        end = self._n % self.capacity
+        start = end - count
+        if start >= 0:
+            return self._t[start:end].copy(), self._f[start:end].copy()
+        return np.r_[self._t[start:], self._t[:end]], np.r_[self._f[start:], self._f[:end]]
+
+    def since(self, t_from: float) -> tuple[np.ndarray, np.ndarray]:
+        t, f = self.last()
+        i = int(np.searchsorted(t, t_from, side="left"))
+        return t[i:], f[i:]
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True)
+class HoldView:
+    """The running hold, as the screen shows it."""
+
+    start_s: float
+    elapsed_s: float
+    level_n: float
+    cv_pct: float | None
+    drift_pct: float | None
+    drift_alert: bool
+
+
+@dataclass(frozen=True)
+class HoldRow:
+    number: int
+    start_s: float
+    duration_s: float
+    mean_n: float
+    cv_pct: float
+    drift_pct: float
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RecordingView:
+    active: bool = False
+    path: str = ""
+    bytes: int = 0
+    finishing: bool = False
+    in_memory: bool = False
+    last_path: str = ""  # the last finished recording
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A consistent snapshot of everything the screen draws (no NumPy arrays in reactives)."""
+
+    now_s: float  # data time of the newest sample (seconds since session start)
+    force_n: float | None  # display value: mean of the last 100 ms
+    trace_t: np.ndarray
+    trace_f: np.ndarray
+    hold: HoldView | None
+    last_hold: HoldRow | None
+    holds: tuple[HoldRow, ...]
+    over_tolerance: bool
+    over_peak_n: float | None
+    over_count: int
+    drift_alert: bool
+    alert_seq: int  # increments on each new alert (drives the bell)
+    tolerance_n: float | None
+    target_band_n: tuple[float, float] | None
+    target_hold_s: float | None
+    link_state: str
+    recording: RecordingView
+    elapsed_s: float
+    samples: int
+    tare_offset_n: float
+    notices: tuple[str, ...]
+    arrivals: tuple[tuple[float, float], ...]  # (arrival perf_counter, newest sample host time)
+
+
+class SessionModel:
+    """Takes in ``SampleBlock``/``LinkEvent`` items (any thread), keeps the state the screen
+    needs, feeds the hold engine and the recorder. All methods are thread-safe."""
+
+    TRACE_KEEP_S = 30.0
+
+    def __init__(self, metadata, *, clock: Clock = system_clock, params: HoldParams | None = None,
+                 time_origin: float | None = None, buffer_capacity: int = 65536) -> None:
+        from nmt_monitor.storage import SessionMetadata
+
+        self.metadata = metadata if isinstance(metadata, SessionMetadata) else SessionMetadata(**(metadata or {}))
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._params = (params or HoldParams()).replace(target_hold_s=self.metadata.target_hold_s)
+        self.buffer = DisplayBuffer(buffer_capacity)
+        self.started_at = clock()
+        self.time_origin = time_origin  # host time of t = 0 (the first sample if None)
+        self.recorder = None
+        self._finishing = 0
+        self._last_path = ""
+        self._notices: deque[str] = deque(maxlen=20)
+        self._arrivals: deque[tuple[float, float]] = deque(maxlen=2000)
+        self.link_state = "connecting"
+        self.tare_offset_n = 0.0
+        self._reset_analysis()
+
+    # ---- analysis state -----------------------------------------------------------------
+    def _reset_analysis(self) -> None:
+        m = self.metadata
+        self.engine = HoldEngine(self._params, m.tolerance_N, m.target_band_N)
+        self.buffer.clear()
+        self._last_t = -np.inf
+        self.hold: dict | None = None
+        self.holds: list[HoldRow] = []
+        self.last_hold: HoldRow | None = None
+        self.over_tolerance = False
+        self.over_peak_n: float | None = None
+        self.over_started_s: float | None = None
+        self.over_count = 0
+        self.drift_alert = False
+        self.alert_seq = 0
+        self.samples = 0
+
+    def reset(self) -> None:
+        with self._lock:
+            self._reset_analysis()
+
+    # ---- input (worker thread) ----------------------------------------------------------
+    def ingest(self, items) -> None:
+        arrival = time.perf_counter()
+        with self._lock:
+            for item in items:
+                if isinstance(item, SampleBlock):
+                    self._ingest_block(item, arrival)
+                elif isinstance(item, LinkEvent):
+                    self._ingest_event(item)
+            if self.recorder is not None:
+                try:
+                    self.recorder.tick()
+                except Exception as exc:  # noqa: BLE001 - never kill acquisition over the disk
+                    self._notices.append(f"recording: {exc}")
+
+    def _ingest_block(self, block: SampleBlock, arrival: float) -> None:
+        if len(block) == 0:
+            return
+        if self.recorder is not None:
+            self.recorder.add(block)
+        if self.time_origin is None:
+            self.time_origin = float(block.host_time_s[0])
+        t = block.host_time_s - self.time_origin
+        f = block.force_n - self.tare_offset_n if self.tare_offset_n else block.force_n
+        keep = t > self._last_t
+        if not keep.all():  # the engine needs strictly increasing time
+            keep &= np.r_[True, np.diff(t) > 0]
+            t, f = t[keep], f[keep]
+            if t.size == 0:
+                return
+        self._last_t = float(t[-1])
+        self.samples += t.size
+        self.buffer.append(t, f)
+        self._handle(self.engine.feed(t, f))
+        self._arrivals.append((arrival, float(block.host_time_s[-1])))
+
+    def _ingest_event(self, event: LinkEvent) -> None:
+        if event.kind == "seek":  # replay: rebuild from the start of the session
+            self._reset_analysis()
+            return
+        if self.recorder is not None and event.kind != "seek":
+            self.recorder.add(event)
+        if event.kind == "disconnected":
+            self.link_state = "reconnecting"
+            self._notices.append("sensor disconnected: reconnecting")
+        elif event.kind in ("connected", "reconnected"):
+            self.link_state = "streaming"
+            if event.kind == "reconnected":
+                self._notices.append("sensor reconnected")
+        elif event.kind == "warning":
+            self._notices.append(str(event.detail.get("message", "warning")))
+        elif event.kind == "tare":
+            self._notices.append("tared")
+
+    def finish_stream(self) -> None:
+        """End of data (a replay reached its end): close a hold still running."""
+        with self._lock:
+            self._handle(self.engine.finish())
+
+    def _handle(self, events) -> None:
+        for ev in events:
+            kind = ev.kind
+            if kind == "hold_started":
+                self.hold = {"start_s": ev.start_s, "level_n": ev.level_N, "cv_pct": None,
+                             "drift_pct": None, "drift_alert": False}
+            elif kind == "hold_progress" and self.hold is not None:
+                self.hold.update(level_n=ev.level_N, cv_pct=ev.cv_pct, drift_pct=ev.drift_pct)
+            elif kind == "drift_warning":
+                if self.hold is not None:
+                    self.hold.update(drift_alert=True, drift_pct=ev.drift_pct)
+                if not self.drift_alert:
+                    self.alert_seq += 1
+                self.drift_alert = True
+            elif kind == "hold_ended":
+                h = ev.hold
+                row = HoldRow(len(self.holds) + 1, h.start_s, h.duration_s, h.mean_N, h.cv_pct,
+                              h.drift_pct, tuple(h.flags))
+                self.holds.append(row)
+                self.last_hold = row
+                self.hold = None
+                self.drift_alert = False
+            elif kind == "hold_discarded":
+                self.hold = None
+                self.drift_alert = False
+            elif kind == "over_tolerance_started":
+                self.over_tolerance = True
+                self.over_started_s = ev.time_s  # when the engine knew (data time)
+                self.over_peak_n = ev.level_N
+                self.over_count += 1
+                self.alert_seq += 1
+            elif kind == "over_tolerance_ended":
+                self.over_tolerance = False
+                self.over_peak_n = ev.peak_N
+
+    # ---- commands (UI thread) -----------------------------------------------------------
+    def software_tare(self) -> float:
+        """Zero the display at the current level (for sources that cannot tare)."""
+        with self._lock:
+            _, f = self.buffer.last(100)
+            if f.size:
+                self.tare_offset_n += float(np.median(f))
+                self._notices.append("tared (in software)")
+            return self.tare_offset_n
+
+    def set_targets(self, *, tolerance_n=..., target_band_n=..., target_hold_s=..., note: bool = True) -> str:
+        """Change tolerance / target band / target hold time during a session."""
+        with self._lock:
+            changes = {}
+            if tolerance_n is not ...:
+                changes["tolerance_N"] = tolerance_n
+                self.engine.tolerance_n = tolerance_n
+                if tolerance_n is None:
+                    self.over_tolerance = False
+            if target_band_n is not ...:
+                changes["target_band_N"] = target_band_n
+                self.engine.target_band_n = target_band_n
+            if target_hold_s is not ...:
+                changes["target_hold_s"] = target_hold_s
+                self._params = self._params.replace(target_hold_s=target_hold_s)
+                self.engine.params = self._params
+            self.metadata = replace(self.metadata, **changes)
+            text = ", ".join(f"{k}={_short(v)}" for k, v in changes.items())
+            if note and changes and self.recorder is not None:
+                self.recorder.mark("note", "set " + text)
+            return text
+
+    def set_metadata(self, metadata) -> None:
+        """New setup (from the form): targets apply now; the rest is for the next recording."""
+        with self._lock:
+            self.set_targets(tolerance_n=metadata.tolerance_N, target_band_n=metadata.target_band_N,
+                             target_hold_s=metadata.target_hold_s)
+            self.metadata = replace(metadata, session_id="")
+
+    def adjust_band(self, delta_n: float) -> tuple[float, float] | None:
+        with self._lock:
+            band = self.metadata.target_band_N
+            if band is None:
+                return None
+            lo, hi = band
+            if lo + delta_n < 0:
+                delta_n = -lo
+            new = (round(lo + delta_n, 3), round(hi + delta_n, 3))
+            self.set_targets(target_band_n=new)
+            return new
+
+    def mark(self, kind: str, text: str = "") -> bool:
+        """A marker in the recording (False when not recording)."""
+        with self._lock:
+            if self.recorder is None:
+                return False
+            self.recorder.mark(kind, text)
+            return True
+
+    # ---- recording ----------------------------------------------------------------------
+    def start_recording(self, factory: Callable[[object], object], sensor_info=None):
+        """``factory(metadata) -> Recorder``; raises what the recorder raises (StorageError)."""
+        with self._lock:
+            if self.recorder is not None:
+                return self.recorder
+            recorder = factory(self.metadata)
+            if sensor_info is not None:
+                recorder.set_sensor(sensor_info)
+            self.recorder = recorder
+            return recorder
+
+    def detach_recorder(self):
+        """Stop feeding the recorder; the caller finishes it (possibly on another thread)."""
+        with self._lock:
+            recorder, self.recorder = self.recorder, None
+            if recorder is not None:
+                self._finishing += 1
+            return recorder
+
+    def finished_recording(self, path: str | None, error: str | None = None) -> None:
+        with self._lock:
+            self._finishing = max(0, self._finishing - 1)
+            if path:
+                self._last_path = str(path)
+                self._notices.append(f"saved {path}")
+            if error:
+                self._notices.append(f"recording not finished: {error}")
+
+    # ---- output (UI thread) -------------------------------------------------------------
+    def snapshot(self, window_s: float = 20.0) -> Frame:
+        with self._lock:
+            t, f = self.buffer.last()
+            now = float(t[-1]) if t.size else 0.0
+            i = int(np.searchsorted(t, now - window_s - 0.5))
+            tt, ff = t[i:], f[i:]
+            j = int(np.searchsorted(tt, now - 0.1))
+            force = float(np.mean(ff[j:])) if tt.size else None
+            hold = None
+            if self.hold is not None:
+                h = self.hold
+                hold = HoldView(h["start_s"], max(0.0, now - h["start_s"]), h["level_n"], h["cv_pct"],
+                                h["drift_pct"], h["drift_alert"])
+            rec = self.recorder
+            recording = RecordingView(
+                active=rec is not None,
+                path=str(rec.path) if rec is not None else "",
+                bytes=int(rec.bytes_written) if rec is not None else 0,
+                finishing=self._finishing > 0,
+                in_memory=bool(rec is not None and rec.in_memory),
+                last_path=self._last_path,
+            )
+            arrivals = tuple(self._arrivals)
+            self._arrivals.clear()
+            notices = tuple(self._notices)
+            self._notices.clear()
+            m = self.metadata
+            return Frame(
+                now_s=now, force_n=force, trace_t=tt, trace_f=ff, hold=hold, last_hold=self.last_hold,
+                holds=tuple(self.holds), over_tolerance=self.over_tolerance, over_peak_n=self.over_peak_n,
+                over_count=self.over_count, drift_alert=self.drift_alert, alert_seq=self.alert_seq,
+                tolerance_n=m.tolerance_N, target_band_n=m.target_band_N, target_hold_s=m.target_hold_s,
+                link_state=self.link_state, recording=recording, elapsed_s=self.clock() - self.started_at,
+                samples=self.samples, tare_offset_n=self.tare_offset_n, notices=notices, arrivals=arrivals,
+            )
+
+
+def _short(v) -> str:
+    if v is None:
+        return "none"
+    if isinstance(v, tuple):
+        return "..".join(f"{x:g}" for x in v)
+    return f"{v:g}"
+
+
+def recorder_factory(out: Path | str, *, rate_hz: float = 1000.0, on_warning=None):
+    """The factory ``start_recording`` uses in the app: a journal+HDF5 Recorder into ``out``."""
+    from nmt_monitor.storage import Recorder
+
+    def make(metadata):
+        return Recorder(out, metadata, expected_seconds=3600.0, rate_hz=rate_hz or 1000.0, on_warning=on_warning)
+
+    return make
