@@ -101,6 +101,8 @@ def parse_calibration(text: str, path: Path | None = None) -> CalibrationRecord:
     if not (np.isfinite(gain) and gain != 0):
         raise CalibrationError(f"{where}: [fit] field 'gain_n_per_count' must be a non-zero number")
     offset = _field(fit, "offset_counts", float, f"{where} [fit]")
+    if not np.isfinite(offset):
+        raise CalibrationError(f"{where}: [fit] field 'offset_counts' must be a finite number")
     return CalibrationRecord(
         serial=serial,
         date=date_value,
@@ -118,6 +120,8 @@ def load_calibration(path: Path) -> CalibrationRecord:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise CalibrationError(f"cannot read calibration record {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise CalibrationError(f"{path}: not UTF-8 text; save the record as UTF-8") from None
     return parse_calibration(text, Path(path))
 
 

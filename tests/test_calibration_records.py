@@ -28,6 +28,7 @@ def test_record_converts_counts_and_respects_tare():
         (GOOD.replace("full_scale_n = 200.0", "full_scale_n = -1"), "full_scale_n"),
         (GOOD.replace("gain_n_per_count = 2.5e-05", 'gain_n_per_count = "x"'), "gain_n_per_count"),
         (GOOD.replace("offset_counts = 1000.0\n", ""), "offset_counts"),
+        (GOOD.replace("offset_counts = 1000.0", "offset_counts = nan"), "offset_counts"),
         (GOOD.replace('model = "linear"', 'model = "cubic"'), "model"),
         ("serial = ", "TOML"),
     ],
@@ -49,3 +50,12 @@ def test_find_by_serial(tmp_path):
 def test_the_simulator_record_ships():
     record = find_calibration("SIM-0001")
     assert record is not None and record.full_scale_n == 200.0
+
+
+def test_a_record_that_is_not_utf8_is_an_error_naming_the_file(tmp_path):
+    from nmt_monitor.calibration import load_calibration
+
+    path = tmp_path / "S1.toml"
+    path.write_bytes(GOOD.replace("S1", "S\u00e9").encode("latin-1"))
+    with pytest.raises(CalibrationError, match="S1.toml: not UTF-8"):
+        load_calibration(path)

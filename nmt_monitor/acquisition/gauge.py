@@ -24,6 +24,9 @@ import numpy as np
 from nmt_monitor.units import NEWTONS_PER_KGF, NEWTONS_PER_LBF, UNIT_TO_NEWTONS
 
 MAX_LINE_BYTES = 128
+#: A reading beyond this is line noise, not a force a hand can apply (and keeps inf/nan out).
+MAX_PLAUSIBLE_N = 1e5
+_MAX_CACHED_TOKENS = 64
 
 _NUMBER = rb"(?:\d+\.?\d*|\.\d+)"
 # A chunk of uniform "value unit" lines (after the Wagner sign-space is closed up).
@@ -77,11 +80,16 @@ class GaugeLineDecoder:
         self._pending = b""
         self._unit_cache: dict[bytes, tuple[float | None, str]] = {}
         self._glued_chunk: dict[bytes, re.Pattern] = {}
+        # Once lines have carried a unit, a bare number is a damaged line, not a reading in
+        # ``bare_unit`` (12.5 after lbF lines would be read as 12.5 N instead of 55.6 N).
+        self._seen_unit = False
 
     def _unit(self, token: bytes) -> tuple[float | None, str]:
         cached = self._unit_cache.get(token)
         if cached is None:
             cached = unit_token_to_newtons(token.decode("ascii", errors="replace"))
+            if len(self._unit_cache) >= _MAX_CACHED_TOKENS:  # garbage tokens: keep memory flat
+                self._unit_cache.clear()
             self._unit_cache[token] = cached
         return cached
 
@@ -102,13 +110,17 @@ class GaugeLineDecoder:
             body = b"\n".join(line for line in body.split(b"\n") if line) + b"\n"
         if body == b"\n":
             return GaugeReadings(np.empty(0), None)
-        fast = self._fast_path(body)
-        if fast is not None:
-            return fast
-        return self._slow_path(body)
+        readings = self._fast_path(body)
+        if readings is None:
+            readings = self._slow_path(body)
+        if readings.force_n.size and not np.all(np.abs(readings.force_n) <= MAX_PLAUSIBLE_N):
+            bad = ~(np.abs(readings.force_n) <= MAX_PLAUSIBLE_N)  # also catches nan and inf
+            readings.force_n = readings.force_n[~bad]
+            readings.malformed_lines += int(bad.sum())
+        return readings
 
     def _fast_path(self, body: bytes) -> GaugeReadings | None:
-        if _CHUNK_BARE.fullmatch(body):
+        if _CHUNK_BARE.fullmatch(body) and not self._seen_unit:
             values = np.array(body.split(), dtype=np.float64)
             return GaugeReadings(values * self.bare_factor, self.bare_unit)
         if not _CHUNK_VALUE_UNIT.fullmatch(body):
@@ -121,6 +133,7 @@ class GaugeLineDecoder:
         factor, canonical = self._unit(units[0])
         if factor is None:
             return None
+        self._seen_unit = True
         values = np.array(tokens[0::2], dtype=np.float64)
         return GaugeReadings(values * factor, canonical)
 
@@ -139,6 +152,7 @@ class GaugeLineDecoder:
         factor, canonical = self._unit(suffix)
         if factor is None:
             return None
+        self._seen_unit = True
         values = np.array(body.replace(suffix + b"\n", b"\n").split(), dtype=np.float64)
         return GaugeReadings(values * factor, canonical)
 
@@ -165,6 +179,11 @@ class GaugeLineDecoder:
                     unknown += 1
                     unknown_tokens.append(token.decode("ascii", errors="replace"))
                     continue
+                self._seen_unit = True
+            elif self._seen_unit:
+                malformed += 1
+                skipped += len(line) + 1
+                continue
             else:
                 factor, canonical = self.bare_factor, self.bare_unit
             value = float(number) * factor

@@ -10,6 +10,7 @@ from nmt_monitor.acquisition.blocks import LinkEvent, SampleBlock
 from nmt_monitor.acquisition.nmt_protocol import (
     ADC_MAX,
     ADC_MIN,
+    STATUS_SATURATED,
     STATUS_TARE_DONE,
     STATUS_TARED,
     DecodedFrames,
@@ -138,7 +139,8 @@ class NmtSampleAssembler:
             if self._last_frame_seq is not None:
                 seq_step = (seq - self._last_frame_seq) % U32
                 sample_step = (first - self._next_sample) % U32
-                if seq_step == 0 or seq_step >= HALF_U32 or sample_step >= HALF_U32:
+                went_back = self._last_device_time_s is not None and times_us[k] * 1e-6 < self._last_device_time_s - 1e-3
+                if seq_step == 0 or seq_step >= HALF_U32 or sample_step >= HALF_U32 or went_back:
                     # Counters went backwards: the device restarted (power cycle, reset).
                     if k > run_lo:
                         blocks.append(self._block(frames, run_lo, k, run_first, host_receive_time_s))
@@ -197,7 +199,16 @@ class NmtSampleAssembler:
             device_time_s = np.repeat(t0_s, n) + within * np.repeat(interval_s, n)
             tared = np.repeat((status & STATUS_TARED) != 0, n)
         force_n = self.counts_to_newtons(counts, tared)
-        saturated = (counts >= ADC_MAX) | (counts <= ADC_MIN) | (np.abs(force_n) > self.full_scale_n * 1.05)
+        # At a rail, or clearly beyond full scale (5 % margin: a load at full scale is a valid
+        # calibration point, and the host's calibration need not match the device's nominal
+        # one). After a tare the counts are offset, so a railed reading no longer sits at the
+        # rail: then the frame's SATURATED bit (set by the device, which sees raw readings)
+        # marks its samples near full scale.
+        saturated = (counts >= ADC_MAX) | (counts <= ADC_MIN) | (np.abs(force_n) > 1.05 * self.full_scale_n)
+        frame_saturated = (status & STATUS_SATURATED) != 0
+        if frame_saturated.any():
+            flagged = frame_saturated[0] if hi - lo == 1 else np.repeat(frame_saturated, n)
+            saturated |= flagged & (np.abs(force_n) >= 0.9 * self.full_scale_n)
         self.saturated_samples += int(np.count_nonzero(saturated))
         self.clock.observe(float(device_time_s[-1]), host_receive_time_s)
         host_time_s = self.clock.to_host(device_time_s, floor_s=self._last_host_time_s)

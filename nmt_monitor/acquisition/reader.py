@@ -24,7 +24,7 @@ import numpy as np
 import serial
 
 from nmt_monitor.acquisition.blocks import LinkEvent, LinkStats, SampleBlock
-from nmt_monitor.acquisition.gauge import GaugeLineDecoder
+from nmt_monitor.acquisition.gauge import GaugeLineDecoder, unit_token_to_newtons
 from nmt_monitor.acquisition.nmt_protocol import FrameDecoder, encode_command, parse_reply
 from nmt_monitor.acquisition.nmt_stream import NmtSampleAssembler
 from nmt_monitor.calibration import (
@@ -115,6 +115,8 @@ class SensorReader:
     ) -> None:
         if protocol not in ("auto", "nmt", "gauge"):
             raise UserError(f"unknown protocol {protocol!r}: use auto, nmt or gauge")
+        if unit_token_to_newtons(bare_unit)[0] is None:
+            raise UserError(f"unknown unit {bare_unit!r} for --unit: use N, kgf, gf, lbf or ozf")
         self.url = url
         self.protocol = protocol
         self.rate_hz = rate_hz
@@ -142,6 +144,8 @@ class SensorReader:
         self._last_data_time = 0.0
         self._last_poll_time = 0.0
         self._rate_window_samples = 0
+        self._streaming_wanted = True  # False after the user sends STOP: no automatic re-arm
+        self._warned_units: set[str] = set()
 
     # ---- public API -------------------------------------------------------------------
 
@@ -161,21 +165,34 @@ class SensorReader:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
-        """Stop streaming and close the port; safe to call more than once."""
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop streaming and close the port; safe to call more than once.
+
+        The reading thread owns the port and closes it on its way out (after sending STOP),
+        also when it is in the middle of a reconnect (a socket connect can take 5 s).
+        """
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=2.0)
-        port, self._port = self._port, None
-        if port is not None:
-            try:
-                if self.info and self.info.protocol == "nmt":
-                    port.write(encode_command("STOP"))
-                port.close()
-            except (serial.SerialException, OSError):
-                pass
+            self._thread.join(timeout=timeout_s)
+        else:
+            self._close_port()
         with self._stats_lock:
             self._stats.state = "stopped"
+            self._stats.rate_hz = 0.0
+
+    def _close_port(self) -> None:
+        port, self._port = self._port, None
+        if port is None:
+            return
+        try:
+            if self.info and self.info.protocol == "nmt":
+                port.write(encode_command("STOP"))
+        except (serial.SerialException, OSError):
+            pass
+        try:
+            port.close()
+        except Exception:  # noqa: BLE001 - the port may be gone already; closing is best effort
+            pass
 
     def __enter__(self) -> SensorReader:
         return self.start()
@@ -323,6 +340,7 @@ class SensorReader:
 
     def _try_gauge(self, port: serial.SerialBase, deadline: float) -> SensorInfo | None:
         decoder = GaugeLineDecoder(self.bare_unit)
+        unknown_units: set[str] = set()
 
         def listen(seconds: float) -> tuple[int, str | None]:
             end = min(time.monotonic() + seconds, deadline)
@@ -333,21 +351,29 @@ class SensorReader:
                     readings = decoder.feed(data)
                     got += readings.force_n.size
                     unit = readings.unit or unit
+                    unknown_units.update(readings.unknown_unit_tokens)
             return got, unit
 
-        got, unit = listen(0.3)
-        if got >= 2:
+        # A gauge that speaks unprompted is in continuous mode (any reading will do: a slow
+        # one may send only one in the time we listen).
+        got, unit = listen(0.6)
+        if got >= 1:
             return self._gauge_info("continuous", None, None, unit)
         for arm in (b"C100\r\n", b"CB\r\n"):
             port.write(arm)
         got, unit = listen(0.5)
-        if got >= 2:
+        if got >= 1:
             return self._gauge_info("continuous", None, b"CB\r\n", unit)
         for poll in (b"?\r", b"D\r"):
             port.write(poll)
             got, unit = listen(0.3)
             if got >= 1:
                 return self._gauge_info("polled", poll, None, unit)
+        if unknown_units:
+            raise UserError(
+                f"the gauge on {self.url} sends readings in {', '.join(sorted(unknown_units))}, which cannot be "
+                "converted to newtons: set the gauge to N, kgf or lbf"
+            )
         return None
 
     def _gauge_info(self, mode: str, poll: bytes | None, rearm: bytes | None, unit: str | None) -> SensorInfo:
@@ -359,32 +385,48 @@ class SensorReader:
     # ---- the reading thread -----------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._announce_connected()
+            self._last_data_time = time.monotonic()
+            if self.info.protocol == "gauge" and self._gauge_poll:
+                self._poll()
+            while not self._stop.is_set():
+                port = self._port
+                try:
+                    self._send_pending_commands(port)
+                    data = port.read(READ_CHUNK_BYTES)
+                except (serial.SerialException, OSError) as exc:
+                    self._reconnect(str(exc))
+                    continue
+                now = time.monotonic()
+                if data:
+                    self._last_data_time = now
+                    self._process(data, self.clock())
+                    if self.info.protocol == "gauge" and self._gauge_poll:
+                        self._poll()
+                else:
+                    self._update_rate(0)
+                    self._maybe_rearm(port, now)
+        except Exception as exc:  # noqa: BLE001 - reported to the consumer instead of dying silently
+            with self._stats_lock:
+                self._stats.state = "failed"
+                self._stats.rate_hz = 0.0
+            self._queue.put(LinkEvent("fatal", self.clock(), {"message": f"{type(exc).__name__}: {exc}"}))
+        finally:
+            self._close_port()
+
+    @property
+    def failed(self) -> bool:
+        """The reading thread stopped on an unexpected error (a ``fatal`` event says which)."""
+        return self._thread is not None and not self._thread.is_alive() and not self._stop.is_set()
+
+    def _announce_connected(self) -> None:
         info = self.info
-        assert info is not None
         with self._stats_lock:
             self._stats.protocol = info.protocol
             self._stats.serial_number = info.serial_number
             self._stats.state = "streaming"
         self._queue.put(LinkEvent("connected", self.clock(), describe_sensor(info)))
-        self._last_data_time = time.monotonic()
-        if info.protocol == "gauge" and self._gauge_poll:
-            self._poll()
-        while not self._stop.is_set():
-            port = self._port
-            try:
-                self._send_pending_commands(port)
-                data = port.read(READ_CHUNK_BYTES)
-            except (serial.SerialException, OSError) as exc:
-                self._reconnect(str(exc))
-                continue
-            now = time.monotonic()
-            if data:
-                self._last_data_time = now
-                self._process(data, self.clock())
-                if info.protocol == "gauge" and self._gauge_poll:
-                    self._poll()
-            else:
-                self._maybe_rearm(port, now)
 
     def _send_pending_commands(self, port) -> None:
         while True:
@@ -393,6 +435,9 @@ class SensorReader:
             except queue.Empty:
                 return
             if self.info and self.info.protocol == "nmt":
+                word = command.split()[0].upper() if command.split() else ""
+                if word in ("STOP", "START"):
+                    self._streaming_wanted = word == "START"
                 port.write(encode_command(command))
             else:
                 self._queue.put(LinkEvent("warning", self.clock(), {"message": f"{command} is not supported by this gauge; zero it on the gauge"}))
@@ -412,22 +457,32 @@ class SensorReader:
         if info.protocol == "gauge" and self._gauge_poll and now - self._last_poll_time > GAUGE_POLL_TIMEOUT_S:
             self._poll()
             return
-        if now - self._last_data_time > STALL_REARM_S:
+        # A slow continuous gauge (a reading every few seconds) is not a stalled one.
+        stall_s = max(STALL_REARM_S, 3.0 * self._gauge_interval_s) if info.protocol == "gauge" else STALL_REARM_S
+        if now - self._last_data_time > stall_s and self._streaming_wanted:
             self._last_data_time = now
+            if info.protocol == "nmt":
+                rearm = encode_command("START")
+            elif self._gauge_rearm:
+                rearm = self._gauge_rearm
+            else:
+                return  # nothing we could send would make it talk
             try:
-                if info.protocol == "nmt":
-                    port.write(encode_command("START"))
-                elif self._gauge_rearm:
-                    port.write(self._gauge_rearm)
+                port.write(rearm)
             except (serial.SerialException, OSError) as exc:
                 self._reconnect(str(exc))
                 return
-            self._queue.put(LinkEvent("warning", self.clock(), {"message": "no data for 1 s: re-armed the sensor"}))
+            self._queue.put(LinkEvent("warning", self.clock(),
+                                      {"message": f"no data for {stall_s:.0f} s: re-armed the sensor"}))
 
     def _process(self, data: bytes, host_time_s: float) -> None:
         if self.info.protocol == "nmt":
             frames = self._frame_decoder.feed(data)
             blocks, events = self._assembler.assemble(frames, host_time_s)
+            if self.rate_hz is not None and any(e.kind == "device_reset" for e in events):
+                # The device restarted without the port noticing (e.g. a brown-out): it is back
+                # at its default rate.
+                self._commands.put(f"RATE {int(self.rate_hz)}")
             for text in frames.replies:
                 events.append(LinkEvent("reply", host_time_s, {"text": text}))
             c = self._frame_decoder.counters
@@ -463,8 +518,12 @@ class SensorReader:
                         segment=self._stats.reconnects,
                     )
                 )
-            if readings.unknown_unit_tokens:
-                events.append(LinkEvent("warning", host_time_s, {"message": f"gauge sent readings in unknown unit(s) {sorted(set(readings.unknown_unit_tokens))}: dropped"}))
+            new_units = set(readings.unknown_unit_tokens) - self._warned_units
+            if new_units:  # once per unit token, not once per read
+                self._warned_units |= new_units
+                events.append(LinkEvent("warning", host_time_s, {
+                    "message": f"gauge sent readings in unit(s) {sorted(new_units)} that cannot be converted "
+                               "to newtons: they are dropped (set the gauge to N, kgf or lbf)"}))
             with self._stats_lock:
                 s = self._stats
                 s.bytes_in += len(data)
@@ -495,35 +554,42 @@ class SensorReader:
                 self._stats.rate_hz = (self._rate_window_samples - window[0][1]) / span
 
     def _reconnect(self, reason: str) -> None:
+        """Reopen the port every RECONNECT_INTERVAL_S until the sensor answers or stop()."""
         lost_at = self.clock()
         with self._stats_lock:
             self._stats.state = "reconnecting"
+            self._stats.rate_hz = 0.0
         self._queue.put(LinkEvent("disconnected", lost_at, {"reason": reason}))
         old, self._port = self._port, None
-        try:
-            old.close()
-        except Exception:  # noqa: BLE001 - the port is gone; closing is best effort
-            pass
+        _close_quietly(old)
+        last_problem = None
         while not self._stop.is_set():
             try:
                 port = open_port(self.url, self.baudrate)
             except UserError:
                 self._stop.wait(RECONNECT_INTERVAL_S)
                 continue
+            if self._stop.is_set():
+                _close_quietly(port)
+                return
+            problem = None
             try:
                 if self.info.protocol == "nmt":
                     info = self._try_nmt(port, time.monotonic() + NMT_ID_TIMEOUT_S)
                 else:
                     info = self._try_gauge(port, time.monotonic() + 2.0)
-            except (serial.SerialException, OSError, UserError):
+            except UserError as exc:  # it answered, but cannot be used (e.g. refused the rate)
+                info, problem = None, str(exc)
+            except (serial.SerialException, OSError):
                 info = None
-            if info is None:
-                try:
-                    port.close()
-                except Exception:  # noqa: BLE001
-                    pass
+            if info is None or self._stop.is_set():
+                _close_quietly(port)
+                if problem and problem != last_problem:
+                    self._queue.put(LinkEvent("warning", self.clock(), {"message": f"reconnecting: {problem}"}))
+                    last_problem = problem
                 self._stop.wait(RECONNECT_INTERVAL_S)
                 continue
+            previous_serial = self.info.serial_number
             self.info = info
             self._port = port
             if self._assembler is not None:
@@ -532,13 +598,26 @@ class SensorReader:
             self._last_data_time = time.monotonic()
             with self._stats_lock:
                 self._stats.reconnects += 1
-                self._stats.state = "streaming"
             self._queue.put(
                 LinkEvent("reconnected", self.clock(), {"disconnected_at_s": lost_at, "reason": reason})
             )
+            if info.serial_number != previous_serial:
+                self._queue.put(LinkEvent("warning", self.clock(), {
+                    "message": f"a different sensor answered after the reconnect: {info.serial_number!r} "
+                               f"(was {previous_serial!r})"}))
+            self._announce_connected()
             if info.protocol == "gauge" and self._gauge_poll:
                 self._poll()
             return
+
+
+def _close_quietly(port) -> None:
+    if port is None:
+        return
+    try:
+        port.close()
+    except Exception:  # noqa: BLE001 - the port is gone; closing is best effort
+        pass
 
 
 def _float(text: str | None, default: float) -> float:

@@ -110,8 +110,11 @@ def run(args) -> int:
                 item = reader.get(timeout=0.1)
                 if isinstance(item, (SampleBlock, LinkEvent)):
                     recorder.add(item)
-                    if isinstance(item, LinkEvent) and item.kind == "warning":
+                    if isinstance(item, LinkEvent) and item.kind in ("warning", "fatal"):
                         _warn(str(item.detail.get("message")))
+                    if isinstance(item, LinkEvent) and item.kind == "fatal":
+                        reason = "sensor link failed"  # finish what was recorded
+                        break
                 recorder.tick()
         except KeyboardInterrupt:
             reason = "Ctrl-C"

@@ -12,7 +12,7 @@ import numpy as np
 
 from nmt_monitor.acquisition import LinkEvent, SampleBlock, SensorReader
 from nmt_monitor.calibration import DEFAULT_MAX_AGE_DAYS
-from nmt_monitor.errors import UserError
+from nmt_monitor.errors import EXIT_FAILURE, UserError
 
 HELP = "print calibrated samples from a sensor (CSV or JSON lines)"
 
@@ -110,6 +110,8 @@ def run(args) -> int:
                     _write_block_jsonl(out, item, t0)
             elif isinstance(item, LinkEvent):
                 _report_event(item, args, out, t0)
+                if item.kind == "fatal":
+                    raise UserError(f"reading {args.port} failed: {item.detail.get('message')}", EXIT_FAILURE)
             if args.stats and now >= next_stats:
                 print(reader.stats().summary(), file=sys.stderr, flush=True)
                 next_stats = now + 1.0
@@ -125,6 +127,8 @@ def run(args) -> int:
                 if t0 is None:
                     t0 = float(item.host_time_s[0])
                 (_write_block_csv if args.format == "csv" else _write_block_jsonl)(out, item, t0)
+            elif isinstance(item, LinkEvent):
+                _report_event(item, args, out, t0)
         try:
             out.flush()
         except BrokenPipeError:
@@ -141,6 +145,11 @@ def _report_event(event: LinkEvent, args, out, t0: float | None) -> None:
         out.write(json.dumps(row) + "\n")
     if event.kind == "warning":
         print(f"nmt-monitor: warning: {event.detail.get('message')}", file=sys.stderr, flush=True)
-    elif event.kind in ("disconnected", "reconnected", "gap", "device_reset") and args.stats:
+    elif event.kind == "disconnected":
+        print(f"nmt-monitor: sensor disconnected ({event.detail.get('reason')}); reconnecting",
+              file=sys.stderr, flush=True)
+    elif event.kind == "reconnected":
+        print("nmt-monitor: sensor reconnected", file=sys.stderr, flush=True)
+    elif event.kind in ("gap", "device_reset") and args.stats:
         detail = ", ".join(f"{k}={v}" for k, v in event.detail.items())
         print(f"nmt-monitor: {event.kind}: {detail}", file=sys.stderr, flush=True)

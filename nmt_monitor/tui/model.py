@@ -328,6 +328,9 @@ class SessionModel:
                 self._notices.append("sensor reconnected")
         elif event.kind == "warning":
             self._notices.append(str(event.detail.get("message", "warning")))
+        elif event.kind == "fatal":
+            self.link_state = "failed"
+            self._notices.append("sensor link failed: " + str(event.detail.get("message", "")))
         elif event.kind == "tare":
             self._notices.append("tared")
 

@@ -77,3 +77,15 @@ def test_random_bytes_never_raise_and_readings_are_finite(data, sizes):
         total += res.force_n.size
         pos += size
     assert total <= data.count(b"\n") + data.count(b"\r")
+
+
+def test_implausible_values_are_rejected_not_passed_on_as_inf():
+    readings = GaugeLineDecoder().feed(b"9" * 120 + b" N\r\n5.0 N\r\n")
+    assert readings.force_n.tolist() == [5.0] and readings.malformed_lines == 1
+
+
+def test_a_bare_number_among_lines_with_units_is_a_damaged_line():
+    decoder = GaugeLineDecoder()
+    assert decoder.feed(b"10.00 lbF\r\n").force_n.tolist() == pytest.approx([10 * NEWTONS_PER_LBF])
+    damaged = decoder.feed(b"12.5\r\n")  # the unit was lost on the wire: not 12.5 N
+    assert damaged.force_n.size == 0 and damaged.malformed_lines == 1

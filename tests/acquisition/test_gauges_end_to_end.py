@@ -40,13 +40,12 @@ def test_gauge_readings_arrive_in_newtons(start_sim, gauge_args, mode):
 
 
 @pytest.mark.slow
-def test_unknown_unit_is_dropped_and_reported(start_sim):
+def test_a_gauge_in_an_unknown_unit_is_refused_naming_the_unit(start_sim):
     sim = start_sim("--pty", "--rate", "50", "--gauge", "wagner", "--gauge-unit-token", "fgf")
-    # Readings in an unknown unit never count as a sensor: nothing convertible answers.
     reader = SensorReader(sim.url, protocol="gauge", connect_timeout_s=2.0)
     from nmt_monitor.errors import UserError
 
-    with pytest.raises(UserError, match="no sensor answered"):
+    with pytest.raises(UserError, match="fgf.*cannot be converted"):
         reader.start()
 
 

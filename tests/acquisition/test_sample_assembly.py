@@ -101,3 +101,22 @@ def test_new_segment_starts_after_the_previous_one():
     a.new_segment()
     blocks2, _ = a.assemble(FrameDecoder().feed(frames_bytes([(0, 0, 0, 10, 0)])), host_receive_time_s=990.0)
     assert blocks2[0].host_time_s[0] > blocks[0].host_time_s[-1]
+
+
+def test_railed_readings_after_a_tare_are_still_saturated():
+    # After TARE the device subtracts the zero, so a railed reading arrives below the rail;
+    # the frame's SATURATED bit (0x01) marks it. 206 N is under 1.05 x full scale.
+    railed = 40000 * 206 + 1000
+    stream = device_protocol.encode_data_frame(0, 0, 0, 1000, 0x01 | 0x02, [40000 * 50, railed])
+    _, (block,), _ = assemble(stream)
+    assert block.saturated.tolist() == [False, True]
+
+
+def test_device_time_going_back_is_a_reset_even_when_counters_look_ahead():
+    # A short first run, then the device restarts and its first frames are lost: its counters
+    # are ahead of ours but its clock is behind. That is a new segment, not a 'gap' back in time.
+    specs = [(i, 10 * i, 5_000_000 + 10_000 * i, 10, 0) for i in range(3)] + [(40, 400, 400_000, 10, 0)]
+    a, blocks, events = assemble(frames_bytes(specs))
+    assert [e.kind for e in events] == ["device_reset"]
+    assert len(blocks) == 2 and blocks[1].host_time_s[0] > blocks[0].host_time_s[-1]
+    assert a.samples_lost == 0
