@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from tests.cli import run_cli
 from nmt_monitor.calibration import (
     CalibrationError,
     CalibrationPoint,
@@ -129,11 +130,6 @@ def test_writing_is_atomic_and_keeps_the_old_record(tmp_path):
     assert load_calibration(path).date == dt.date(2026, 11, 21)
     assert (tmp_path / "S-9.toml.bak").read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["S-9.toml", "S-9.toml.bak"]
-
-
-def run_cli(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "nmt_monitor", *map(str, args)], capture_output=True, text=True,
-                          timeout=60, **kw)
 
 
 def test_cli_bad_loads_fail_before_connecting(tmp_path):

@@ -8,8 +8,8 @@ import json
 import math
 import sys
 
+from nmt_monitor.commands.argtypes import force_band_n, force_n, positive_number, worker_count
 from nmt_monitor.errors import UserError
-from nmt_monitor.units import UnitError, parse_force_n, parse_force_range_n
 
 HELP = "find holds, drift and over-tolerance in recordings (.h5 sessions, .csv)"
 
@@ -18,40 +18,6 @@ def _csv_fields() -> tuple[str, ...]:
     from nmt_monitor.research import COLUMNS
 
     return COLUMNS
-
-
-def _force(text: str) -> float:
-    try:
-        return parse_force_n(text)
-    except UnitError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _band(text: str) -> tuple[float, float]:
-    try:
-        return parse_force_range_n(text)
-    except UnitError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
-    return value
-
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -66,13 +32,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="recordings (.h5 sessions, .csv), or folders (searched recursively)")
-    parser.add_argument("--tolerance", type=_force, metavar="F",
+    parser.add_argument("--tolerance", type=force_n, metavar="F",
                         help="client's tolerance, e.g. 60N, 6kg, 13.5lbf (bare number: N)")
-    parser.add_argument("--target", type=_band, metavar="LO..HI", help="target band, e.g. 40N..55N")
-    parser.add_argument("--min-hold", type=_positive, metavar="S", help="shortest hold in s (default 5)")
-    parser.add_argument("--drift-limit", type=_positive, metavar="PCT",
+    parser.add_argument("--target", type=force_band_n, metavar="LO..HI", help="target band, e.g. 40N..55N")
+    parser.add_argument("--min-hold", type=positive_number, metavar="S", help="shortest hold in s (default 5)")
+    parser.add_argument("--drift-limit", type=positive_number, metavar="PCT",
                         help="flag drift at this |drift %%| (default 10)")
-    parser.add_argument("--hold-time", type=_positive, metavar="S",
+    parser.add_argument("--hold-time", type=positive_number, metavar="S",
                         help="target hold time: holds shorter than this are flagged 'short'")
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="one JSON object per file (a list when several)")
@@ -81,7 +47,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--provenance", metavar="FILE.json",
                         help="also write what produced the output: versions, every engine parameter, "
                              "the inputs (size, SHA-256, holds found)")
-    parser.add_argument("--jobs", "-j", type=_jobs, metavar="N",
+    parser.add_argument("--jobs", "-j", type=worker_count, metavar="N",
                         help="worker processes (default: one per CPU; 1: no workers)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: when stderr is a terminal)")

@@ -6,17 +6,9 @@ import argparse
 import os
 import sys
 
+from nmt_monitor.commands.argtypes import worker_count
+
 HELP = "score holds per hold, session and student against a rubric; HTML report and gradebook"
-
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -36,7 +28,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="rubric file; only the fields it sets change the shipped defaults")
     parser.add_argument("--report", metavar="DIR",
                         help="write an HTML report (DIR/index.html), hold pictures and gradebook.csv into DIR")
-    parser.add_argument("--jobs", "-j", type=_jobs, metavar="N", help="worker processes (default: one per CPU)")
+    parser.add_argument("--jobs", "-j", type=worker_count, metavar="N", help="worker processes (default: one per CPU)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: when stderr is a terminal)")
     parser.add_argument("--no-holds", dest="show_holds", action="store_false",

@@ -1,25 +1,12 @@
 """`nmt-monitor stream` refuses ports it cannot use with one line and exit code 2."""
 
 import os
-import subprocess
-import sys
 import tty
 
 import pytest
 import serial
 
-
-def run_cli(*args, timeout=30):
-    return subprocess.run([sys.executable, "-m", "nmt_monitor", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.returncode == 2, result
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+from tests.cli import assert_one_line_error, run_cli
 
 
 def test_port_that_does_not_exist():

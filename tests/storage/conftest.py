@@ -1,21 +1,6 @@
-import subprocess
-import sys
-
 import pytest
 
-
-def run_cli(*args, timeout=60, cwd=None):
-    return subprocess.run([sys.executable, "-m", "nmt_monitor", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.returncode == 2, result
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+from tests.cli import assert_one_line_error, run_cli  # noqa: F401 - re-exported for the storage tests
 
 
 @pytest.fixture
