@@ -246,7 +246,8 @@ def fit_calibration(points, full_scale_n: float) -> CalibrationFit:
     means = np.array([counts[load == x].mean() for x in distinct])
     steps = np.diff(means)
     if not (np.all(steps > 0) or np.all(steps < 0)):
-        k = int(np.flatnonzero(np.sign(steps) != np.sign(steps[0]))[0])
+        # the first step that is flat (two loads read the same) or turns against the first one
+        k = int(np.flatnonzero((steps == 0) | (np.sign(steps) != np.sign(steps[0])))[0])
         raise CalibrationError(
             f"points: counts are not monotonic in load: {distinct[k]:g} N reads {means[k]:.0f}, "
             f"{distinct[k + 1]:g} N reads {means[k + 1]:.0f} (wrong weight, or the load was not resting?)"
@@ -366,7 +367,11 @@ def parse_calibration_points(text: str, path: Path | None = None) -> list[Calibr
     if loads is not None:
         if not isinstance(loads, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in loads):
             raise CalibrationError(f"{where}: field 'loads_n' must be a list of numbers")
-        check_loads([float(x) for x in loads], data.get("full_scale_n"), f"{where}: field 'loads_n'")
+        full_scale = data.get("full_scale_n")
+        if full_scale is not None and (not isinstance(full_scale, (int, float)) or isinstance(full_scale, bool)
+                                       or not full_scale > 0):
+            raise CalibrationError(f"{where}: field 'full_scale_n' must be a positive number, not {full_scale!r}")
+        check_loads([float(x) for x in loads], full_scale, f"{where}: field 'loads_n'")
     return points
 
 

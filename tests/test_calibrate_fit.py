@@ -148,3 +148,17 @@ def test_cli_interactive_quit_and_eof_write_nothing(tmp_path):
     assert result.returncode == 2 and "use --yes" in result.stderr
     assert not list(tmp_path.iterdir())
     assert np.isfinite(GAIN)
+
+
+def test_flat_step_names_the_loads_that_read_the_same_and_full_scale_type():
+    from nmt_monitor.calibration import CalibrationPoint
+
+    pts = [CalibrationPoint(0.0, 1000.0, "up", 1, 0.0, 0), CalibrationPoint(50.0, 2000.0, "up", 1, 0.0, 0),
+           CalibrationPoint(100.0, 2000.0, "up", 1, 0.0, 0), CalibrationPoint(150.0, 4000.0, "up", 1, 0.0, 0)]
+    with pytest.raises(CalibrationError, match=r"50 N reads 2000, 100 N reads 2000"):
+        fit_calibration(pts, FS)
+    pts[0] = CalibrationPoint(0.0, 2000.0, "up", 1, 0.0, 0)
+    with pytest.raises(CalibrationError, match=r"0 N reads 2000, 50 N reads 2000"):
+        fit_calibration(pts, FS)
+    with pytest.raises(CalibrationError, match="full_scale_n"):
+        parse_calibration_points('full_scale_n = "x"\nloads_n = [0.0, 50.0, 100.0]\n')

@@ -23,20 +23,19 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from nmt_monitor.storage import export_csv, open_session
+    from nmt_monitor.storage import export_csv
+    from nmt_monitor.storage.export import write_csv_rows
 
     if str(args.csv) == "-":
-        session = open_session(args.file, arrays=("time_s", "force_n"))
-        out = sys.stdout
-        out.write("time_s,force_N\n")
-        for t, f in zip(session.time_s.tolist(), session.force_n.tolist()):
-            out.write(f"{t:.6f},{f:.4f}\n")
+        write_csv_rows(args.file, sys.stdout)
         return 0
     if args.csv.resolve() == args.file.resolve():
         raise UserError("--csv must not be the session file itself")
     try:
         n = export_csv(args.file, args.csv, overwrite=args.force)
     except FileExistsError:
+        if args.force:
+            raise UserError(f"{args.csv} is an HDF5 file (a recording?): an export never overwrites it") from None
         raise UserError(f"{args.csv} exists (use --force to overwrite)") from None
     except OSError as exc:
         raise UserError(f"cannot write {args.csv}: {exc.strerror or exc}") from None

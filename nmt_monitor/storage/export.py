@@ -3,34 +3,82 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
-from nmt_monitor.storage.session_file import open_session
+from nmt_monitor.storage import layout as L
+from nmt_monitor.storage.session_file import SessionFileError, open_session
 
 CSV_HEADER = "time_s,force_N"
+DEFAULT_CHUNK = 200_000
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
-def export_csv(session_path: Path | str, csv_path: Path | str, *, overwrite: bool = False, chunk: int = 200_000) -> int:
-    """Write ``time_s,force_N`` rows (time since session start) to ``csv_path``; returns the
-    number of rows. Written to a temporary name and renamed, so a reader never sees half a file."""
-    session = open_session(session_path, arrays=("time_s", "force_n"))
-    csv_path = Path(csv_path)
-    if csv_path.exists() and not overwrite:
-        raise FileExistsError(csv_path)
-    tmp = csv_path.with_name(f".{csv_path.name}.partial")
-    t, f = session.time_s, session.force_n
-    with open(tmp, "w", encoding="utf-8", newline="\n") as out:
+def is_hdf5_file(path: Path | str) -> bool:
+    """True for an HDF5 file (by its signature at offset 0, or its name): never a CSV target."""
+    path = Path(path)
+    if path.suffix.lower() in (".h5", ".hdf5", ".nwb"):
+        return True
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
+    except OSError:
+        return False
+
+
+def write_csv_rows(session_path: Path | str, out: TextIO, *, chunk: int = DEFAULT_CHUNK) -> int:
+    """Write the header and ``time_s,force_N`` rows to the open text file ``out``, reading the
+    datasets ``chunk`` samples at a time (memory stays flat however long the session)."""
+    import h5py
+
+    open_session(session_path, arrays=False)  # a readable nmt-monitor session, or SessionFileError
+    with h5py.File(session_path, "r") as f:
+        g = f[L.FORCE]
+        t_ds, f_ds = g["timestamps"], g["data"]
+        n = int(t_ds.shape[0])
+        if int(f_ds.shape[0]) != n:
+            raise SessionFileError(f"{session_path}: timestamps and data differ in length")
         out.write(CSV_HEADER + "\n")
-        for i in range(0, t.size, chunk):
-            block = np.column_stack([t[i:i + chunk], f[i:i + chunk]])
+        for i in range(0, n, chunk):
+            block = np.column_stack([t_ds[i:i + chunk], f_ds[i:i + chunk].astype(np.float64)])
             np.savetxt(out, block, fmt=("%.6f", "%.4f"), delimiter=",")
-    if overwrite:
-        os.replace(tmp, csv_path)
-    else:
+    return n
+
+
+def export_csv(session_path: Path | str, csv_path: Path | str, *, overwrite: bool = False,
+               chunk: int = DEFAULT_CHUNK) -> int:
+    """Write ``time_s,force_N`` rows (time since session start) to ``csv_path``; returns the
+    number of rows. Written to a temporary name and then renamed (or linked, to never replace
+    an existing file without ``overwrite``), so a reader never sees half a file and a failed
+    export leaves nothing behind. An HDF5 file is never overwritten (``FileExistsError``)."""
+    from nmt_monitor.storage.h5writer import link_no_overwrite
+
+    open_session(session_path, arrays=False)
+    csv_path = Path(csv_path)
+    if csv_path.exists():
+        if not overwrite:
+            raise FileExistsError(csv_path)
+        if is_hdf5_file(csv_path):
+            raise FileExistsError(f"{csv_path} is an HDF5 file (a recording?): never overwritten by an export")
+    fd, tmp_name = tempfile.mkstemp(dir=csv_path.parent, prefix=f".{csv_path.name}.", suffix=".partial")
+    tmp = Path(tmp_name)
+    try:
         try:
-            os.link(tmp, csv_path)
-        finally:
+            os.chmod(tmp, 0o644)
+        except OSError:
+            pass
+        with open(fd, "w", encoding="utf-8", newline="\n") as out:
+            n = write_csv_rows(session_path, out, chunk=chunk)
+        if overwrite:
+            os.replace(tmp, csv_path)
+        else:
+            link_no_overwrite(tmp, csv_path)
+    finally:
+        try:
             tmp.unlink()
-    return int(t.size)
+        except OSError:
+            pass
+    return n

@@ -200,8 +200,11 @@ class SessionBuilder:
         u = np.maximum.accumulate(t - k)
         if self._last_t is not None:
             u = np.maximum(u, self._last_t + eps)
-        fixed = u + k
-        self.adjusted += int(np.count_nonzero(fixed != t))
+        # Only samples the running maximum really raised are moved: (t - k) + k is not always
+        # t in floating point, and untouched samples must keep their exact values.
+        moved = u != t - k
+        fixed = np.where(moved, u + k, t)
+        self.adjusted += int(np.count_nonzero(moved))
         self._last_t = float(fixed[-1])
         return fixed
 
@@ -452,43 +455,140 @@ def _hold_columns(holds: list) -> dict:
     return cols
 
 
-def build_session_file(items: Iterable[tuple[str, object]], out_path: Path, *, recovered: bool = False,
-                       recovery_info=None, in_memory_note: str = "", engine: bool = True) -> int:
-    """Write the HDF5 session from journal items (the first must be ``("meta", dict)``).
+def first_line(exc: BaseException) -> str:
+    """One line of an exception's message (h5py's can run to a dozen lines)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    else:
+        text = str(exc)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    line = lines[0] if lines else type(exc).__name__
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, OSError) and code and not isinstance(exc, StorageWriteError):
+        # h5py: "Driver write request failed (file write failed: time = ..., errno = 28, ...": the
+        # system's reason first, then HDF5's own words without its parenthesised details.
+        reason = os.strerror(code)
+        if reason not in line:
+            line = f"{reason}: {line.split(' (', 1)[0]}"
+    return line
 
-    Writes ``<out>.partial``, syncs it, then hard-links it to ``out_path`` (fails if that
-    exists: never overwrites). Returns the number of samples. ``recovery_info`` may be a
-    callable evaluated after all items were consumed (the journal scan is only known then).
+
+def check_free_space(directory: Path, needed_bytes: int, what: str) -> None:
+    """Refuse (``StorageWriteError``, ENOSPC) to write ``what`` when ``directory`` has less
+    than ``needed_bytes`` free: h5py copes badly with a full disk."""
+    import errno
+    import shutil
+
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError:
+        return
+    if free < needed_bytes:
+        raise StorageWriteError(errno.ENOSPC, f"not enough free space for {what}: {_size(free)} free in "
+                                f"{directory}, need {_size(needed_bytes)}")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
+def build_session_file(items: Iterable[tuple[str, object]], out_path: Path, *, recovered: bool = False,
+                       recovery_info=None, in_memory_note: str = "", engine: bool = True,
+                       meta: dict | None = None, needed_bytes: int = 0) -> int:
+    """Write the HDF5 session from journal items (the first should be ``("meta", dict)``;
+    ``meta`` is used when it is not, e.g. when writing the META record to the journal failed).
+
+    Writes a uniquely named ``.<out>.*.partial`` in the same directory, syncs it, then
+    hard-links it to ``out_path`` (fails if that exists: never overwrites). Returns the number
+    of samples. ``recovery_info`` may be a callable evaluated after all items were consumed (the
+    journal scan is only known then). ``needed_bytes``: refuse to start with less free space.
+    Every failure other than ``FileExistsError`` is a ``StorageWriteError`` (an ``OSError``) with
+    a one-line message; the partial file is removed.
     """
+    import tempfile
+
     import h5py
 
     out_path = Path(out_path)
-    tmp = out_path.with_name(out_path.name + ".partial")
     items = iter(items)
     first = next(items, None)
+    pending: list = []
     if first is None or first[0] != "meta":
-        raise ValueError("journal has no metadata record")
-    if tmp.exists():
-        tmp.unlink()
+        if meta is None:
+            raise ValueError("journal has no metadata record")
+        if first is not None:
+            pending.append(first)
+        first = ("meta", meta)
+    if needed_bytes:
+        check_free_space(out_path.parent, needed_bytes, out_path.name)
     try:
-        with h5py.File(tmp, "w") as f:
+        fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".partial")
+    except OSError as exc:
+        raise StorageWriteError(exc.errno or 0, first_line(exc)) from None
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        try:
+            os.chmod(tmp, 0o644)
+        except OSError:
+            pass
+        f = h5py.File(tmp, "w")
+        try:
             builder = SessionBuilder(f, first[1], engine=engine)
+            for kind, value in pending:
+                builder.add(kind, value)
             for kind, value in items:
                 builder.add(kind, value)
             recovery = recovery_info() if callable(recovery_info) else recovery_info
             builder.finish(recovered=recovered, recovery=recovery, in_memory_note=in_memory_note)
             n = builder.n_samples
+            f.flush()  # a full disk fails here, while the file is still open (see _abandon)
+        except BaseException:
+            _abandon(f)
+            raise
+        f.close()
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         _link_no_overwrite(tmp, out_path)
-    except BaseException:
+    except BaseException as exc:
         try:
             tmp.unlink()
         except OSError:
             pass
-        raise
+        if isinstance(exc, (FileExistsError, StorageWriteError)) or not isinstance(exc, Exception):
+            raise
+        # h5py raises RuntimeError/OSError with pages of HDF5 diagnostics (e.g. on a full disk).
+        raise StorageWriteError(getattr(exc, "errno", None) or 0, first_line(exc)) from None
     _sync_dir(out_path.parent)
     return n
+
+
+def _abandon(f) -> None:
+    """Close an HDF5 file whose writing failed. HDF5 retries the failed writes when closing,
+    fails again, and leaves objects that crash the process (SIGSEGV) when freed; so its file
+    descriptor is first pointed at /dev/null: the close then succeeds and the (partial) file is
+    removed by the caller."""
+    try:
+        vfd = f.id.get_vfd_handle()
+        if isinstance(vfd, int) and vfd >= 0 and os.name == "posix":
+            nul = os.open(os.devnull, os.O_RDWR)
+            try:
+                os.dup2(nul, vfd)
+            finally:
+                os.close(nul)
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+    try:
+        f.close()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def link_no_overwrite(tmp: Path, final: Path) -> None:
+    """Give ``tmp`` the name ``final`` unless ``final`` exists (``FileExistsError``); ``tmp``
+    is gone afterwards. Atomic with hard links; on file systems without them (FAT, exFAT,
+    some SMB shares) check then rename."""
+    _link_no_overwrite(Path(tmp), Path(final))
 
 
 def _link_no_overwrite(tmp: Path, final: Path) -> None:

@@ -260,8 +260,16 @@ class JournalWriter:
         self.sync_interval_s = sync_interval_s
         self._clock = clock or time.monotonic
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        self._fd = os.open(self.path, flags, 0o644)
-        self._locked = _lock(self._fd)
+        for _attempt in range(3):
+            self._fd = os.open(self.path, flags, 0o644)
+            self._locked = _lock(self._fd)
+            # A recovery that locked the brand-new (still empty) journal before us may have
+            # removed it as empty: then create it again.
+            if os.fstat(self._fd).st_nlink > 0:
+                break
+            os.close(self._fd)
+        else:
+            raise FileExistsError(f"{self.path}: removed by another program while being created")
         self.bytes_written = 0
         self._last_sync = self._clock()
         self._dirty = False
@@ -306,6 +314,12 @@ def _lock(fd: int) -> bool:
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        pass
+    # Only a recovery looking at our brand-new, empty journal can hold it: briefly.
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         return True
     except OSError:
         return False

@@ -34,6 +34,7 @@ from nmt_monitor.storage.journal import (
     RECORD_MARKER,
     RECORD_META,
     RECORD_SENSOR,
+    JournalError,
     JournalReader,
     JournalWriter,
     Marker,
@@ -201,18 +202,29 @@ class Recorder:
         if not meta["session_id"]:
             meta["session_id"] = uuid.uuid4().hex
         self.metadata = meta
-        self.path = resolve_output(out, self.start_epoch_s, str(meta.get("client") or ""))
+        client = str(meta.get("client") or "")
+        self.path = resolve_output(out, self.start_epoch_s, client)
+        automatic = self.path != Path(out)  # a name we chose in the directory ``out``
         self.journal_path = journal_path_for(self.path)
         needed = 0
         if expected_seconds and rate_hz:
             needed = int(expected_seconds * rate_hz * ESTIMATED_BYTES_PER_SAMPLE)
         preflight(self.path.parent, needed, min_free_bytes)
-        try:
-            self._journal = JournalWriter(self.journal_path, sync_interval_s=sync_interval_s)
-        except FileExistsError:
-            raise StorageError(f"{self.journal_path} exists: a session of that name is already being recorded") from None
-        except OSError as exc:
-            raise StorageError(f"cannot create {self.journal_path}: {exc.strerror or exc}") from None
+        for _attempt in range(100):
+            try:
+                self._journal = JournalWriter(self.journal_path, sync_interval_s=sync_interval_s)
+                break
+            except FileExistsError:
+                if not automatic:
+                    raise StorageError(f"{self.journal_path} exists: a session of that name is already being "
+                                       "recorded") from None
+                # Another recorder started in the same second for the same client: the next name.
+                self.path = resolve_output(out, self.start_epoch_s, client)
+                self.journal_path = journal_path_for(self.path)
+            except OSError as exc:
+                raise StorageError(f"cannot create {self.journal_path}: {exc.strerror or exc}") from None
+        else:
+            raise StorageError(f"no free session name in {out}")
         from nmt_monitor import __version__
 
         self.on_warning = on_warning
@@ -224,15 +236,23 @@ class Recorder:
         self.finished: Path | None = None
         self._ended = False
         self._bytes_final = 0
-        self._write(encode_json_record(RECORD_META, {
+        self._sensor: dict | None = None
+        self._fallback_journal: Path | None = None
+        # Kept: the HDF5 builder gets it from here if the journal's META record was lost.
+        self.meta_record = {
             "format": "nmt-monitor-journal",
             "version": 1,
             "target": self.path.name,
             "start_epoch_s": self.start_epoch_s,
             "software_version": __version__,
             "session": meta,
-        }), ("meta", None))
-        self._journal.sync()
+        }
+        self._write(encode_json_record(RECORD_META, self.meta_record), ("meta", None))
+        if self.failure is None:
+            try:
+                self._journal.sync()
+            except OSError as exc:
+                self._fail(exc)
 
     # ---- recording ----------------------------------------------------------------------
 
@@ -256,6 +276,7 @@ class Recorder:
 
             value = {"sensor": describe_sensor(info), "calibration": calibration_details(info)}
             value["sensor"]["counts_per_n"] = getattr(info, "counts_per_n", 0.0)
+        self._sensor = value
         self._write(encode_json_record(RECORD_SENSOR, value), ("sensor", value))
 
     def add(self, item: SampleBlock | LinkEvent) -> None:
@@ -291,10 +312,14 @@ class Recorder:
         if self.failure is None:
             try:
                 self._journal.write(data)
-                self._journal.maybe_sync()
-                return
             except OSError as exc:
-                self._fail(exc)
+                self._fail(exc)  # not (or only partly) in the journal: kept in memory below
+            else:
+                try:
+                    self._journal.maybe_sync()
+                except OSError as exc:
+                    self._fail(exc)  # the record is in the journal already: not kept twice
+                return
         if item[0] != "meta":
             self._memory.append(item)
             if item[0] == "block":
@@ -318,7 +343,7 @@ class Recorder:
         """Write the HDF5 file (under a temporary name, then linked into place) and remove the
         journal. Raises ``StorageError`` if the file cannot be written; the samples stay in the
         journal and in memory, so ``finish(out_path=...)`` can save them elsewhere."""
-        from nmt_monitor.storage.h5writer import build_session_file
+        from nmt_monitor.storage.h5writer import build_session_file, first_line
 
         if self.finished is not None:
             return self.finished
@@ -341,20 +366,30 @@ class Recorder:
         reader = JournalReader(self.journal_path)
 
         def items():
-            yield from reader.items()
+            try:
+                yield from reader.items()
+            except (OSError, JournalError):
+                pass  # an unreadable journal: still write what is in memory
             yield from self._memory
 
         try:
-            build_session_file(items(), target, in_memory_note=note, engine=analyze)
+            build_session_file(items(), target, in_memory_note=note, engine=analyze, meta=self.meta_record)
         except FileExistsError:
             raise StorageError(f"{target} exists: a recording is never overwritten; finish(out_path=...) elsewhere") from None
-        except OSError as exc:
-            held = f"; {self.samples_in_memory} samples are held in memory" if self.samples_in_memory else ""
+        except Exception as exc:  # noqa: BLE001 - h5py raises RuntimeError too; never lose the samples
+            reason = first_line(exc)
+            if self._memory:
+                raise StorageError(f"cannot write {target} ({reason}); {self._save_memory()}") from None
             raise StorageError(
-                f"cannot write {target} ({exc.strerror or exc}); the journal {self.journal_path} keeps the "
-                f"session for 'nmt-monitor recover'{held}"
+                f"cannot write {target} ({reason}); the journal {self.journal_path} keeps the "
+                f"session for 'nmt-monitor recover {self.journal_path.parent}'"
             ) from None
         self.finished = target
+        if self._fallback_journal is not None:  # saved by an earlier failed finish: now in the file
+            try:
+                self._fallback_journal.unlink()
+            except OSError:
+                pass
         if self._journal is not None:
             self._bytes_final = self._journal.bytes_written
             try:
@@ -364,6 +399,75 @@ class Recorder:
             self._journal.close()
             self._journal = None
         return target
+
+    def _save_memory(self) -> str:
+        """After ``finish`` failed: write what is only in memory (with META and END) as a fresh
+        journal where it can be written; returns the sentence for the error message."""
+        journal_part = f"the journal {self.journal_path} keeps the samples written before the failure"
+        if self._fallback_journal is not None and self._fallback_journal.exists():
+            where = self._fallback_journal
+        else:
+            where = self._write_fallback_journal()
+        if where is None:
+            return (f"{journal_part}; {self.samples_in_memory} samples held in memory could not be saved "
+                    "anywhere (keep the program open and finish elsewhere)")
+        return (f"{self.samples_in_memory} samples held in memory were saved to {where}; "
+                f"run 'nmt-monitor recover {where.parent}' to turn it into a session ({journal_part})")
+
+    def _write_fallback_journal(self) -> Path | None:
+        import tempfile
+
+        stem = self.path.stem + "-memory"
+        meta = dict(self.meta_record, target=stem + ".h5")
+        memory = list(self._memory)
+        if self._sensor is not None and not any(k == "sensor" for k, _ in memory):
+            memory.insert(0, ("sensor", self._sensor))
+        if not any(k == "end" for k, _ in memory):
+            memory.append(("end", {"host_time_s": float(self.clock()), "reason": "stopped"}))
+        records = [encode_json_record(RECORD_META, meta)]
+        for kind, value in memory:
+            if kind == "block":
+                records.append(encode_block(value))
+            elif kind == "event":
+                records.append(encode_event(value))
+            elif kind == "marker":
+                records.append(encode_json_record(RECORD_MARKER, {"host_time_s": value.host_time_s,
+                                                                  "kind": value.kind, "text": value.text}))
+            elif kind == "sensor":
+                records.append(encode_json_record(RECORD_SENSOR, value))
+            elif kind == "end":
+                records.append(encode_json_record(RECORD_END, value))
+        candidates = [self.path.parent, Path(tempfile.gettempdir()), Path.home()]
+        seen = set()
+        for directory in candidates:
+            key = str(directory.resolve()) if directory.exists() else str(directory)
+            if key in seen:
+                continue
+            seen.add(key)
+            for k in range(1, 100):
+                path = directory / f"{stem}{'' if k == 1 else f'-{k}'}{JOURNAL_SUFFIX}"
+                if not path.exists() and not path.with_suffix(".h5").exists():
+                    break
+            else:
+                continue
+            writer = None
+            try:
+                writer = JournalWriter(path, sync_interval_s=0.0)
+                for record in records:
+                    writer.write(record)
+                writer.sync()
+            except OSError:
+                if writer is not None:
+                    writer.close()
+                    try:
+                        path.unlink()
+                    except OSError:
+                        pass
+                continue
+            writer.close()
+            self._fallback_journal = path
+            return path
+        return None
 
     def discard(self) -> None:
         """Abandon a session that recorded no samples (e.g. the sensor never connected):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ DEFAULT_RECORDINGS_DIR = Path("recordings")
 class RecoveryResult:
     journal: Path
     path: Path | None  # the HDF5 file written (None if nothing was written)
-    status: str  # recovered | already_finished | in_use | failed
+    status: str  # recovered | already_finished | empty | in_use | failed
     samples: int = 0
     discarded_bytes: int = 0  # torn tail not recovered
     message: str = ""
@@ -24,10 +25,14 @@ class RecoveryResult:
         if self.status == "recovered":
             tail = f", dropped a torn tail of {self.discarded_bytes} bytes" if self.discarded_bytes else ""
             return f"recovered {self.journal.name} -> {self.path} ({self.samples} samples{tail})"
+        if self.status == "already_finished" and self.path is None:
+            return f"{self.journal.name}: already finished (recovered by another program meanwhile)"
         if self.status == "already_finished":
             return f"{self.journal.name}: {self.path} was already written; removed the leftover journal"
+        if self.status == "empty":
+            return f"{self.journal.name}: empty journal removed (the session recorded nothing)"
         if self.status == "in_use":
-            return f"{self.journal.name}: still being recorded by a running program; left alone"
+            return f"{self.journal.name}: in use by a running program (recording or recovering it); left alone"
         return f"{self.journal.name}: cannot recover: {self.message}"
 
 
@@ -58,23 +63,93 @@ def _free_name(path: Path) -> Path:
     raise FileExistsError(path)
 
 
+def _lock_journal(journal: Path):
+    """Open and lock ``journal`` for this recovery: an fd, or "missing" / "in_use".
+
+    The lock (flock, exclusive) is held for the whole rebuild and the removal of the journal,
+    so a second recovery at the same time (the TUI's prompt and ``nmt-monitor recover``)
+    skips it as in use, and a running recorder's journal is never touched."""
+    try:
+        fd = os.open(journal, os.O_RDONLY)
+    except FileNotFoundError:
+        return "missing"
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks
+        return fd
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return "in_use"
+    # Another recovery may have finished (and removed the journal) between our open and lock.
+    try:
+        same = os.stat(journal).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        same = False
+    if not same:
+        os.close(fd)
+        return "missing"
+    return fd
+
+
+def _is_empty_journal(journal: Path) -> bool:
+    """A journal without metadata and without any data record (a crash right after creation)."""
+    reader = JournalReader(journal)
+    try:
+        for kind, _value in reader.items():
+            if kind != "sensor":
+                return False
+    except (JournalError, OSError):
+        return False  # not a journal of ours (bad magic) or unreadable: never removed
+    return True
+
+
+def _remove(journal: Path) -> str:
+    """Remove the journal; "" or why it could not be removed."""
+    try:
+        journal.unlink()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        return f"cannot remove {journal} ({exc.strerror or exc}); remove it by hand"
+    return ""
+
+
 def recover_session(journal: Path | str, out_path: Path | str | None = None) -> RecoveryResult:
     """Write the HDF5 file of one unfinished session from its journal, up to a torn tail,
     then remove the journal. Never overwrites: a name in use gets ``-recovered``."""
-    from nmt_monitor.storage.h5writer import build_session_file
-
     journal = Path(journal)
-    if journal_in_use(journal):
+    fd = _lock_journal(journal)
+    if fd == "missing":
+        return RecoveryResult(journal, None, "already_finished", message="the journal was removed meanwhile")
+    if fd == "in_use":
         return RecoveryResult(journal, None, "in_use")
+    try:
+        return _recover_locked(journal, out_path)
+    finally:
+        os.close(fd)  # releases the lock, after the journal was removed
+
+
+def _recover_locked(journal: Path, out_path: Path | str | None) -> RecoveryResult:
+    from nmt_monitor.storage.h5writer import build_session_file, first_line
+
     try:
         meta = read_meta(journal)
     except (JournalError, OSError) as exc:
-        return RecoveryResult(journal, None, "failed", message=str(exc))
+        if _is_empty_journal(journal):
+            problem = _remove(journal)
+            if problem:
+                return RecoveryResult(journal, None, "failed", message=f"empty journal; {problem}")
+            return RecoveryResult(journal, None, "empty")
+        return RecoveryResult(journal, None, "failed", message=first_line(exc))
     session_id = str((meta.get("session") or {}).get("session_id", ""))
     target = Path(out_path) if out_path else journal.with_name(str(meta.get("target") or journal.stem + ".h5"))
     if target.exists():
         if out_path is None and _same_session_finished(target, session_id):
-            journal.unlink()
+            problem = _remove(journal)
+            if problem:
+                return RecoveryResult(journal, target, "failed", message=f"{target} was already written, but {problem}")
             return RecoveryResult(journal, target, "already_finished")
         target = _free_name(target)
     reader = JournalReader(journal)
@@ -85,15 +160,21 @@ def recover_session(journal: Path | str, out_path: Path | str | None = None) -> 
                 "records": s.records, "torn_tail": s.torn, "reason": s.reason}
 
     try:
-        n = build_session_file(reader.items(), target, recovered=True, recovery_info=recovery_info)
-    except (OSError, ValueError, JournalError) as exc:
-        return RecoveryResult(journal, None, "failed", message=str(exc))
+        needed = os.stat(journal).st_size  # the (compressed) HDF5 file is smaller than its journal
+        n = build_session_file(reader.items(), target, recovered=True, recovery_info=recovery_info,
+                               needed_bytes=needed)
+    except Exception as exc:  # noqa: BLE001 - one journal's failure must not stop the others
+        return RecoveryResult(journal, None, "failed", message=f"{first_line(exc)}; the journal is kept")
     scan = reader.scan
-    journal.unlink()
+    problem = _remove(journal)
+    if problem:
+        return RecoveryResult(journal, target, "failed", samples=n,
+                              message=f"wrote {target} ({n} samples) but {problem}")
     return RecoveryResult(journal, target, "recovered", samples=n, discarded_bytes=scan.discarded_bytes,
                           message=scan.reason)
 
 
 def recover_all(directory: Path | str = DEFAULT_RECORDINGS_DIR) -> list[RecoveryResult]:
-    """Recover every unfinished session in ``directory``; sessions being recorded are left alone."""
+    """Recover every unfinished session in ``directory``; sessions being recorded are left alone.
+    A journal that cannot be recovered is reported and the others are still recovered."""
     return [recover_session(j) for j in find_unfinished(directory, include_in_use=True)]

@@ -107,7 +107,9 @@ def test_torn_tail_recovers_up_to_the_tear(tmp_path):
 def test_journal_header_only(tmp_path):
     path = tmp_path / "e.journal"
     path.write_bytes(MAGIC[:3])
-    assert recover_session(path).status == "failed"
+    result = recover_session(path)
+    assert result.status == "empty" and "empty journal removed" in result.summary()
+    assert not path.exists()
 
 
 def test_live_session_is_left_alone(tmp_path):
