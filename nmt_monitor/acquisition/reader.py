@@ -502,8 +502,11 @@ class SensorReader:
                 if np.isfinite(self._gauge_last_time):
                     gap = host_time_s - self._gauge_last_time
                     self._gauge_interval_s = 0.8 * self._gauge_interval_s + 0.2 * max(gap / k, 1e-4)
+                # Strictly increasing even if the host clock steps back: then the readings are
+                # laid out after the previous one at the estimated interval.
                 start = max(host_time_s - (k - 1) * self._gauge_interval_s, self._gauge_last_time + 1e-6)
-                t = np.linspace(start, max(host_time_s, start), k) if k > 1 else np.array([max(host_time_s, start)])
+                end = max(host_time_s, start + (k - 1) * self._gauge_interval_s)
+                t = np.linspace(start, end, k) if k > 1 else np.array([start])
                 self._gauge_last_time = float(t[-1])
                 seq = np.arange(self._gauge_seq, self._gauge_seq + k, dtype=np.int64)
                 self._gauge_seq += k

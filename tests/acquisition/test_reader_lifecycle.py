@@ -52,3 +52,17 @@ def test_an_unexpected_error_on_the_thread_is_reported_not_swallowed(monkeypatch
 def test_unknown_unit_for_bare_numbers_is_a_user_error():
     with pytest.raises(UserError, match="furlong"):
         SensorReader("sim://", bare_unit="furlong")
+
+
+def test_gauge_reading_times_stay_strictly_increasing_when_the_host_clock_steps_back():
+    from nmt_monitor.acquisition.gauge import GaugeLineDecoder
+    from nmt_monitor.acquisition.reader import SensorInfo
+
+    reader = SensorReader("sim://")  # not started: drive its line handling directly
+    reader.info = SensorInfo(protocol="gauge")
+    reader._gauge_decoder = GaugeLineDecoder()
+    for host_time_s, chunk in [(100.0, b"1 N\r\n2 N\r\n"), (99.0, b"3 N\r\n4 N\r\n5 N\r\n"), (99.0, b"6 N\r\n")]:
+        reader._process(chunk, host_time_s)
+    times = [t for item in reader.drain() if isinstance(item, SampleBlock) for t in item.host_time_s.tolist()]
+    assert len(times) == 6
+    assert all(b > a for a, b in zip(times, times[1:])), times
