@@ -128,7 +128,8 @@ class _TolState:
     start: int = 0
     last_above: int = 0
     lastnb: int = 0  # last position not below the release level
-    peak: float = -math.inf
+    peak: float = -math.inf  # largest raw bin mean
+    fpeak: float = -math.inf  # largest filtered value
 
 
 @dataclass
@@ -193,6 +194,7 @@ class HoldEngine:
         self._ramp = bins(p.ramp_lookback_s)
         self._zero_bins = bins(p.zero_window_s)
         self._tol_release = bins(p.tolerance_release_s)
+        self._tol_back = bins(0.15)  # reach of the alert filter: raw bins behind an alert
         self._keep = self._ramp + 2 * self._W + self._D + 4 * self._h + 8
 
         self._binner = Binner(self.dt)
@@ -262,7 +264,7 @@ class HoldEngine:
 
     # ------------------------------------------------------------------ helpers
     def _time(self, pos: int) -> float:
-        return self._binner.t0 + (float(self._buf.at("j", pos)) + 0.5) * self.dt
+        return self._binner.t0 + float(self._buf.at("j", pos)) * self.dt  # bin centre
 
     def _emit(self, pos: int, event: Event) -> None:
         self._out.append((pos, _RANK[event.kind], event))
@@ -486,10 +488,17 @@ class HoldEngine:
         lim = e_i + 1 if e_i >= 0 else ks.size
         if h.ref is None and h.ref_pos < q:
             h.ref = self._ref_level(h.start)
+            # the drift condition can only hold from ref_pos on: its confirmation run must
+            # not count from an earlier position (else the chunking would change the result)
+            h.drift_lastfalse = max(h.drift_lastfalse, h.ref_pos - 1)
         # live drift warning
         if h.ref is not None and not h.warned:
             refn = h.ref - z
-            cond = (ks >= h.ref_pos) & (np.abs(sk - h.ref) >= p.drift_limit_pct / 100.0 * abs(refn)) & ~exc
+            # drift, not a change under way: beyond the limit from the reference, no
+            # excursion, and not reached within the last exit_lookback_s alone (a step
+            # ramped over 1-2 s passes the limit before its excursion is confirmed)
+            recent = np.abs(sk - A) < np.maximum(p.drift_limit_pct / 100.0 * np.abs(A - z), p.exit_n)
+            cond = (ks >= h.ref_pos) & (np.abs(sk - h.ref) >= p.drift_limit_pct / 100.0 * abs(refn)) & ~exc & recent
             dlf = np.maximum.accumulate(np.where(cond, h.drift_lastfalse, ks))
             drun = ks - dlf
             wh = np.flatnonzero(drun[:lim] >= self._dconfirm)
@@ -564,26 +573,51 @@ class HoldEngine:
                                      mean_N=mean, cv_pct=cv, drift_pct=drift))
 
     def _refine_end(self, e0: int, e1: int) -> int:
-        """Last point of the plateau before the excursion that started at e0 (confirmed at e1)."""
-        p = self.params
+        """Last point of the plateau before the excursion that started at e0 (confirmed at e1).
+
+        The excursion was judged against the force ``exit_lookback_s`` before e0 (the anchor),
+        so the plateau is known to be there even when the change is a slow ramp (a step over
+        1-2 s is confirmed well into the ramp). The plateau level is measured at the anchor;
+        the end is the last point within the edge band of it before the excursion. The level
+        is then re-measured over the second before that end and the search repeated, so slow
+        drift between the anchor and the end does not cut the hold short.
+        """
         h = self._hold
         fs = self.fs
         start = h.start
-        w1 = max(start + 1, e0 - int(round(0.3 * fs)))
-        w0 = max(start, w1 - int(round(1.0 * fs)))
-        level = float(np.median(self._buf.get("xf", w0, w1)))
         lo = max(start, self._buf.base + self._h)
-        xs_w = self._smooth(w0, w1, lo, e1 + 1)
-        resid = xs_w - level
-        sd = 1.4826 * float(np.median(np.abs(resid - np.median(resid)))) if resid.size > 2 else 0.0
-        band = max(p.edge_pct / 100.0 * abs(level - h.zero), 3.0 * sd, p.edge_n)
-        s0 = max(start, e0 - int(round(1.0 * fs)))
+        anchor = max(start, e0 - self._D)
         s1 = min(e0 + self._h + 1, e1 + 1)
-        xs = self._smooth(s0, s1, lo, e1 + 1)
-        inb = np.flatnonzero(np.abs(xs - level) <= band)
-        if inb.size:
-            return s0 + int(inb[-1])
+        if s1 - anchor < 2:
+            return max(start, e0 - int(round(0.1 * fs)))
+        xs = self._smooth(anchor, s1, lo, e1 + 1)
+        half = int(round(0.25 * fs))
+        w0, w1 = max(start, anchor - half), min(e0, anchor + half + 1)
+        end = -1
+        for _ in range(6):
+            if w1 - w0 < 1:
+                break
+            level, band = self._level_band(w0, w1, lo, e1 + 1)
+            inb = np.flatnonzero(np.abs(xs - level) <= band)
+            if not inb.size:
+                break
+            c = anchor + int(inb[-1])
+            if c == end:
+                break
+            end = c
+            w0, w1 = max(start, c - int(round(1.0 * fs))), c + 1
+        if end >= 0:
+            return end
         return max(start, e0 - int(round(0.1 * fs)))
+
+    def _level_band(self, w0: int, w1: int, lo: int, hi: int) -> tuple[float, float]:
+        """Plateau level (median of xf over [w0, w1)) and the edge band around it."""
+        p = self.params
+        level = float(np.median(self._buf.get("xf", w0, w1)))
+        resid = self._smooth(w0, w1, lo, hi) - level
+        sd = 1.4826 * float(np.median(np.abs(resid - np.median(resid)))) if resid.size > 2 else 0.0
+        band = max(p.edge_pct / 100.0 * abs(level - self._hold.zero), 3.0 * sd, p.edge_n)
+        return level, band
 
     def _end_hold(self, end: int, reason: str, at_pos: int, emit_pos: int | None = None) -> None:
         h = self._hold
@@ -628,7 +662,14 @@ class HoldEngine:
                 i += int(hits[0])
                 st.active = True
                 st.start = st.last_above = st.lastnb = p + i
-                st.peak = -math.inf
+                # the raw bins that pushed the filtered force over lie up to the filter's
+                # reach before the alert (a short poke may be falling again by then), and
+                # the filtered force itself is over: the peak is never below the tolerance
+                b = max(p + i - self._tol_back, self._seg_start, self._buf.base)
+                xb = self._buf.get("x", b, p + i) - zk[i]
+                xb = xb[np.isfinite(xb)]
+                st.peak = float(xb.max()) if xb.size else -math.inf
+                st.fpeak = float(fn[i])
                 self._emit(p + i, OverToleranceStarted(time_s=self._time(p + i), level_N=float(fn[i]),
                                                        tolerance_N=tol))
             seg = fn[i:]
@@ -644,6 +685,7 @@ class HoldEngine:
             xs = xs[np.isfinite(xs)]
             if xs.size:
                 st.peak = max(st.peak, float(xs.max()))
+            st.fpeak = max(st.fpeak, float(seg[:stop].max()))
             if not hits.size:
                 st.lastnb = int(lf[-1])
                 return
@@ -653,8 +695,11 @@ class HoldEngine:
     def _end_tol(self, at_pos: int, emit_pos: int | None = None) -> None:
         st = self._tol
         st.active = False
+        # the raw peak; if the raw bins never reached the tolerance (only the filter's
+        # overshoot did), the filtered peak, so that peak_N >= tolerance always
+        peak = st.peak if st.peak >= self.tolerance_n else st.fpeak
         ep = OverTolerance(start_s=self._time(st.start), end_s=self._time(st.last_above) + 0.5 * self.dt,
-                           peak_N=st.peak if math.isfinite(st.peak) else float("nan"))
+                           peak_N=peak if math.isfinite(peak) else float("nan"))
         self.over_tolerance.append(ep)
         emit_pos = at_pos if emit_pos is None else emit_pos
         self._emit(emit_pos, OverToleranceEnded(time_s=self._time(at_pos), start_s=ep.start_s, end_s=ep.end_s,

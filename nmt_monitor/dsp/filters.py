@@ -10,7 +10,12 @@ _EMPTY_I = np.empty(0, dtype=np.int64)
 
 
 class Binner:
-    """Averages samples into bins ``[t0 + j*dt, t0 + (j+1)*dt)`` (t0 = the first sample's time).
+    """Averages samples into bins ``[t0 + (j-1/2)*dt, t0 + (j+1/2)*dt)``, centred on the grid
+    ``t0 + j*dt`` (t0 = the first sample's time).
+
+    Centring matters: data sampled at exactly the bin rate (50 Hz) puts each sample in the
+    middle of its bin, so float error in the times (``123.456 + k*0.02``, rounded to ms) cannot
+    move a sample into its neighbour's bin and leave an empty bin (an invented gap) behind.
 
     A bin is emitted once a sample of a later bin has arrived (or at ``final``); the samples
     of the still-open bin are carried, so any chunking yields exactly the same bins.
@@ -47,7 +52,7 @@ class Binner:
             f = np.concatenate((self._cf, f))
         if t.size == 0:
             return _EMPTY_I, _EMPTY_F, _EMPTY_I
-        j = np.floor((t - self.t0) / self.dt).astype(np.int64)
+        j = np.floor((t - self.t0) / self.dt + 0.5).astype(np.int64)
         if final:
             n = t.size
         else:

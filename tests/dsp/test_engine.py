@@ -272,3 +272,46 @@ def test_hold_then_strokes_without_release_ends_the_hold():
     assert len(a.holds) == 1
     assert a.holds[0].start_s == pytest.approx(3.0, abs=0.3)
     assert a.holds[0].end_s == pytest.approx(13.0, abs=0.5)
+
+
+@pytest.mark.parametrize("ramp_s", [1.0, 1.5, 2.0])
+@pytest.mark.parametrize("levels", [(40.0, 50.0), (40.0, 30.0)])
+def test_slow_step_of_25_percent_ends_the_hold_on_time(ramp_s, levels):
+    # a 25 % step spread over 1-2 s: the end is where the ramp begins (not well into it,
+    # where the excursion is confirmed), and the ramp does not make the hold look drifting
+    a0, a1 = levels
+    s = Script(np.random.default_rng(1)).rest(2).ramp(a0, 1.0).hold(11.0).ramp(a1, ramp_s).hold(10.0).rest(2)
+    t, f, _ = s.render(rate_hz=1000, seed=1, noise_n=0.5)
+    a = analyze_holds(t, f)
+    assert len(a.holds) == 2
+    for h, truth in zip(a.holds, s.truth.holds):
+        assert abs(h.end_s - truth["end_s"]) <= 0.3, (h.end_s, truth["end_s"])
+        assert "drift" not in h.flags and abs(h.drift_pct) < 3
+    assert not any(isinstance(e, DriftWarning) for e in a.events)
+
+
+def test_uniform_50_hz_csv_times_have_no_gap():
+    # a 50 Hz CSV: times printed with 3 decimals from 123.456; binning anchored on a bin edge
+    # put two samples in one 20 ms bin and none in the next (float error), inventing gaps
+    s, (t, f, _) = one_hold(40.0, 30.0, rate_hz=50, noise_n=0.3)
+    t = np.round(t + 123.456, 3)
+    a = analyze_holds(t, f)
+    assert len(a.holds) == 1
+    h = a.holds[0]
+    assert h.gap_s == 0.0
+    assert "gap" not in h.flags
+    assert abs(h.start_s - 123.456 - s.truth.holds[0]["start_s"]) < 0.3
+    assert abs(h.end_s - 123.456 - s.truth.holds[0]["end_s"]) < 0.3
+
+
+@pytest.mark.parametrize("rate", [50.0, 1000.0])
+@pytest.mark.parametrize("dur", [0.1, 0.2])
+def test_short_poke_over_tolerance_reports_its_peak(rate, dur):
+    # the filtered force crosses 60 N when the raw force is already falling: the peak must
+    # come from the raw bins behind the alert, not only from the alert on
+    s = Script().rest(2).poke(80.0, dur).rest(2)
+    t, f, _ = s.render(rate_hz=rate, seed=0, noise_n=0.3)
+    a = analyze_holds(t, f, tolerance_n=60.0)
+    assert len(a.over_tolerance) == 1
+    assert a.over_tolerance[0].peak_N >= 60.0
+    assert a.over_tolerance[0].peak_N == pytest.approx(80.0, abs=4.0)
