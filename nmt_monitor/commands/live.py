@@ -85,10 +85,14 @@ def run(args) -> int:
     reader = make_reader(args)
     reader.start()  # a port that cannot be opened is a one-line error, before the screen
     warnings: list[str] = []
+
+    def on_warning(message: str) -> None:  # the recorder's disk problems: on screen now, and at exit
+        warnings.append(message)
+        app.model.recorder_warning(message)
     app = MonitorApp(
         ReaderSource(reader), metadata=metadata,
         recorder_factory=recorder_factory(args.out, rate_hz=reader.info.rate_hz if reader.info else 1000.0,
-                                          on_warning=warnings.append),
+                                          on_warning=on_warning),
         record=args.record, recovery_dir=args.out, fps=args.fps, window_s=args.window, unit=args.units,
         feedback=args.feedback, bell=not args.no_bell,
     )

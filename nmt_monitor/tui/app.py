@@ -38,6 +38,7 @@ from .widgets import (
 )
 
 READ_TIMEOUT_S = 0.05
+STALE_AFTER_S = 0.5  # no new sample for this long (app clock): the readout is not current
 BAND_STEP_N = 1.0
 SEEK_STEP_S = 5.0
 
@@ -128,7 +129,10 @@ class MonitorApp(App):
         self._final_lock = threading.Lock()
         self._quitting = False
         self._finishers: list[threading.Thread] = []
-        self._alert_seq = 0
+        self._over_seq = 0
+        self._drift_seq = 0
+        self._starting_recording = False
+        self._exit_code = 0  # a signal's exit code (SIGTERM 143, SIGHUP 129)
         self._holds_shown = -1
         self._last_keys: dict[str, object] = {}
         self.frames_drawn = 0
@@ -184,11 +188,13 @@ class MonitorApp(App):
                     model.ingest(items)
                     if any(getattr(i, "kind", "") == "seek" for i in items):
                         ended = False
-                if self.kind == "replay" and not ended and src.status().state == "ended":
+                # finish only once every sample was handed out (and ingested above)
+                if self.kind == "replay" and not ended and getattr(src, "exhausted", False):
                     model.finish_stream()
                     ended = True
         except Exception as exc:  # noqa: BLE001 - shown, then the session is still finished
             self.errors.append(f"acquisition stopped: {exc}")
+            model.acquisition_failed(str(exc) or type(exc).__name__)
         finally:
             if self._stop.is_set():
                 self._stop_session()
@@ -197,7 +203,7 @@ class MonitorApp(App):
         """Stop the source, keep what it still had, finish the recording, then exit."""
         self.finalize("stopped: quit")
         try:
-            self.call_from_thread(self.exit, 0)
+            self.call_from_thread(self.exit, None, self._exit_code)
         except RuntimeError:
             pass
 
@@ -235,13 +241,15 @@ class MonitorApp(App):
         stuck writing to a dead terminal never exits by itself)."""
         import os
 
+        self._exit_code = code
+
         def save_and_exit() -> None:
             self.finalize(f"stopped: {reason}")
             if grace_s > 0:
                 loop = getattr(self, "_ui_loop", None)
                 try:
                     if loop is not None:
-                        loop.call_soon_threadsafe(self.exit, 0)
+                        loop.call_soon_threadsafe(lambda: self.exit(None, code))
                 except RuntimeError:
                     pass
                 deadline = time.monotonic() + grace_s
@@ -262,6 +270,7 @@ class MonitorApp(App):
         status = self.source.status()
         in_hold = frame.hold is not None
         vis = feedback_visibility(self.feedback, frame.force_n, frame.target_band_n, in_hold)
+        stale = self.is_stale(frame)
 
         def put(widget_id: str, key, make) -> None:
             if self._last_keys.get(widget_id) != key:
@@ -271,10 +280,11 @@ class MonitorApp(App):
         m = self.model.metadata
         mode_txt = {"full": "full", "faded": "faded", "blind": "blind"}[self.feedback]
         title_key = (self.kind, m.client, m.contact_tip, mode_txt, self.units.unit, frame.recording.active,
-                     frame.recording.finishing, self.size.width)
+                     frame.recording.finishing, frame.recording.in_memory, frame.acquisition_error, frame.link_state == "failed",
+                     self.size.width)
         put("title", title_key, lambda: self._title_text(frame, mode_txt))
 
-        forced = vis.force and frame.force_n is not None
+        forced = vis.force and frame.force_n is not None and not stale
         digits_value = self.units.fmt(frame.force_n, unit=False) if forced else "--.-"
         cls = force_class(frame.force_n, frame.target_band_n, frame.tolerance_n) if forced else "hidden"
         if self._last_keys.get("force") != (digits_value, cls):
@@ -282,32 +292,40 @@ class MonitorApp(App):
             digits = self.w["force"]
             digits.update(digits_value)
             digits.set_classes(f"force-{cls}")
-        put("force-label", (cls, self.units.unit, frame.target_band_n, frame.tolerance_n, vis.force),
-            lambda: readout_label(frame, self.units, vis))
+        put("force-label", (cls, self.units.unit, frame.target_band_n, frame.tolerance_n, vis.force, stale),
+            lambda: readout_label(frame, self.units, vis, stale))
         hold_w = self.w["hold"].size.width
         hold_key = (None if frame.hold is None else (round(frame.hold.elapsed_s, 1), frame.hold.cv_pct,
                     frame.hold.drift_pct, frame.hold.drift_alert, round(frame.hold.level_n, 1)),
-                    frame.last_hold, frame.target_hold_s, vis, self.units.unit, hold_w)
-        put("hold", hold_key, lambda: render_hold_panel(frame, self.units, vis, hold_w))
+                    frame.last_hold, frame.target_hold_s, vis, self.units.unit, hold_w, stale)
+        put("hold", hold_key, lambda: render_hold_panel(frame, self.units, vis, hold_w, interrupted=stale))
         gauge_w = self.w["gauge"].size.width
-        put("gauge", (digits_value, frame.target_band_n, frame.tolerance_n, vis.force, gauge_w,
+        put("gauge", (digits_value, frame.target_band_n, frame.tolerance_n, forced, gauge_w,
                       round(float(frame.trace_f.max()) if frame.trace_f.size else 0.0, 0)),
-            lambda: render_gauge(frame.force_n, frame, self.units, vis.force, gauge_w))
+            lambda: render_gauge(frame.force_n, frame, self.units, forced, gauge_w))
         alert_w = self.w["alert"].size.width
-        alert_text, alert_cls = render_alert(frame, self.units, vis, alert_w)
+        alert_text, alert_cls = render_alert(frame, self.units, vis, alert_w, stale=stale,
+                                             reveal_drift=self.feedback == "blind")
         alert = self.w["alert"]
         if self._last_keys.get("alert") != (alert_text.plain, alert_cls):
             self._last_keys["alert"] = (alert_text.plain, alert_cls)
             alert.update(alert_text, layout=False)
             alert.set_classes(f"alert-{alert_cls}")
-        if frame.alert_seq > self._alert_seq:
-            self._alert_seq = frame.alert_seq
-            if self.use_bell:
-                self.bell()
+        # the bell rings only for an alert the screen shows (a blind hold withholds drift)
+        ring = frame.over_seq > self._over_seq or (frame.drift_seq > self._drift_seq and vis.drift_alert)
+        self._over_seq, self._drift_seq = frame.over_seq, frame.drift_seq
+        if ring and self.use_bell:
+            self.bell()
 
         trace_status = ""
-        if self.kind == "live" and status.state == "reconnecting":
+        if frame.acquisition_error:
+            trace_status = "acquisition stopped"
+        elif frame.link_state == "failed":
+            trace_status = "sensor link failed"
+        elif self.kind == "live" and status.state == "reconnecting":
             trace_status = "reconnecting …"
+        elif stale and frame.data_age_s is not None:
+            trace_status = "no data …"
         elif self.kind == "replay" and status.state == "paused":
             trace_status = "paused"
         self.w["trace"].show(frame, self.units, vis, self.window_s, trace_status)
@@ -319,7 +337,7 @@ class MonitorApp(App):
 
         status_w = self.size.width
         status_key = (status, frame.recording, int(frame.elapsed_s), frame.samples if self.kind == "replay" else 0,
-                      frame.link_state, status_w)
+                      frame.link_state, frame.acquisition_error, frame.rec_warning, status_w)
         put("status", status_key, lambda: status_line(frame, status, self.kind, status_w))
 
         for notice in frame.notices:
@@ -329,6 +347,19 @@ class MonitorApp(App):
         self.frames_drawn += 1
         if self.probe is not None:
             self.call_after_refresh(self.probe.shown, frame.arrivals)
+
+    def is_stale(self, frame: Frame) -> bool:
+        """The force on screen is not current: the link is down, acquisition stopped, or (live)
+        no new sample arrived for ``STALE_AFTER_S`` seconds by the app's clock."""
+        if frame.acquisition_error or frame.link_state in ("reconnecting", "failed"):
+            return True
+        if self.kind != "live":
+            return False  # a paused or ended replay is not stale
+        if frame.data_age_s is None:  # nothing yet: the readout shows --.- anyway
+            return False
+        if frame.link_state != "streaming":
+            return True
+        return frame.data_age_s > STALE_AFTER_S
 
     def _title_text(self, frame: Frame, mode: str):
         from rich.text import Text
@@ -340,6 +371,12 @@ class MonitorApp(App):
             rec = frame.recording
             tag = " ● RECORDING " if rec.active else (" finishing … " if rec.finishing else " ○ not recording ")
             style = "bold reverse bright_red" if rec.active else "dim"
+            if rec.active and rec.in_memory:  # the disk failed: samples are only in memory
+                tag = " ⚠ RECORDING IN MEMORY (disk failed) "
+        if frame.acquisition_error or frame.link_state == "failed":
+            what = "ACQUISITION STOPPED" if frame.acquisition_error else "SENSOR LINK FAILED"
+            tag = f" ⚠ {what}" + (" (recording kept) " if frame.recording.active else " ")
+            style = "bold reverse bright_red"
         left = f" {self.kind} "
         parts = [f"client {m.client}" if m.client else "", m.contact_tip, f"feedback {mode}", self.units.unit]
         left += "· " + " · ".join(p for p in parts if p) + " "
@@ -385,6 +422,8 @@ class MonitorApp(App):
     def action_record(self) -> None:
         if self.kind != "live" or self._quitting:
             return
+        if self._starting_recording:
+            return
         if self.model.recorder is not None:
             recorder = self.model.detach_recorder()
             t = threading.Thread(target=self._finish, args=(recorder, "stopped: record key"),
@@ -396,12 +435,31 @@ class MonitorApp(App):
         if self.recorder_factory is None:
             self.notify("recording is not available here", severity="warning")
             return
+        self._starting_recording = True
+        self._start_recording()
+
+    @work(thread=True, group="record", exit_on_error=False)
+    def _start_recording(self) -> None:
+        """Creating the journal is disk I/O: off the UI thread."""
         try:
             rec = self.model.start_recording(self.recorder_factory, self.source.sensor_info)
         except (UserError, OSError) as exc:
-            self.notify(f"cannot record: {exc}", severity="error", timeout=8)
+            self._call_ui(self.notify, f"cannot record: {exc}", severity="error", timeout=8)
             return
-        self.notify(f"recording: {rec.path.name}")
+        finally:
+            self._starting_recording = False
+        if self._stop.is_set():  # quit while the journal was being created: finish it too
+            late = self.model.detach_recorder()
+            if late is not None:
+                self._finish(late, "stopped: quit")
+            return
+        self._call_ui(self.notify, f"recording: {rec.path.name}")
+
+    def _call_ui(self, fn, *args, **kwargs) -> None:
+        try:
+            self.call_from_thread(fn, *args, **kwargs)
+        except RuntimeError:  # the app is gone
+            pass
 
     def action_tare(self) -> None:
         if self.source.tare():

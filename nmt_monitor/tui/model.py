@@ -7,6 +7,7 @@ Everything here is plain Python/NumPy and is tested without a terminal.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections import deque
@@ -228,6 +229,74 @@ class Frame:
     tare_offset_n: float
     notices: tuple[str, ...]
     arrivals: tuple[tuple[float, float], ...]  # (arrival perf_counter, newest sample host time)
+    over_seq: int = 0  # increments on each new over-tolerance alert
+    drift_seq: int = 0  # increments on each new drift alert
+    data_age_s: float | None = None  # clock seconds since the last new sample (None: none yet)
+    link_detail: str = ""  # why the link failed
+    acquisition_error: str = ""  # the acquisition worker stopped (nothing new is read)
+    last_hold_drifted: bool = False  # the last hold ended with a drift alert (revealed after a blind hold)
+    over_release_n: float | None = None  # over-tolerance ends below this (tolerance - hysteresis)
+    rec_warning: str = ""  # the recorder's last disk warning
+    rec_pending: int = 0  # recorder calls waiting for the writer thread
+
+
+class RecorderWriter:
+    """A recorder driven from a thread of its own: ``add``/``tick``/``mark`` are queued (in
+    order) and return at once, so a slow disk never holds up acquisition or the screen.
+    ``finish`` drains the queue, then finishes the recorder. Other attributes are the
+    recorder's."""
+
+    def __init__(self, recorder, on_error: Callable[[str], None] | None = None) -> None:
+        self.recorder = recorder
+        self._on_error = on_error
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="recorder-writer", daemon=True)
+        self._thread.start()
+
+    def __getattr__(self, name):
+        return getattr(self.recorder, name)
+
+    @property
+    def pending(self) -> int:
+        return self._q.qsize()
+
+    def _put(self, op: str, *args) -> None:
+        if self._closed:
+            raise RuntimeError("the recording is finished")
+        self._q.put((op, args))
+
+    def add(self, item) -> None:
+        self._put("add", item)
+
+    def tick(self) -> None:
+        self._put("tick")
+
+    def mark(self, kind: str, text: str = "") -> None:
+        clock = getattr(self.recorder, "clock", time.time)
+        self._put("mark", kind, text, float(clock()))  # the time of the key press, not of the write
+
+    def _run(self) -> None:
+        while True:
+            op, args = self._q.get()
+            try:
+                if op is None:
+                    return
+                getattr(self.recorder, op)(*args)
+            except Exception as exc:  # noqa: BLE001 - reported; the writer goes on
+                if self._on_error is not None:
+                    self._on_error(f"recording: {exc}")
+
+    def close(self) -> None:
+        """Write everything queued and stop the thread (blocks until done)."""
+        if not self._closed:
+            self._closed = True
+            self._q.put((None, ()))
+        self._thread.join()
+
+    def finish(self, *args, **kwargs):
+        self.close()
+        return self.recorder.finish(*args, **kwargs)
 
 
 class SessionModel:
@@ -253,7 +322,13 @@ class SessionModel:
         self._notices: deque[str] = deque(maxlen=20)
         self._arrivals: deque[tuple[float, float]] = deque(maxlen=2000)
         self.link_state = "connecting"
+        self.link_detail = ""
+        self.acquisition_error = ""
+        self.rec_warning = ""
         self.tare_offset_n = 0.0
+        self._last_data_clock: float | None = None
+        self._last_error = ""
+        self.block_errors = 0
         self._reset_analysis()
 
     # ---- analysis state -----------------------------------------------------------------
@@ -270,7 +345,10 @@ class SessionModel:
         self.over_started_s: float | None = None
         self.over_count = 0
         self.drift_alert = False
+        self.last_hold_drifted = False
         self.alert_seq = 0
+        self.over_seq = 0
+        self.drift_seq = 0
         self.samples = 0
 
     def reset(self) -> None:
@@ -282,13 +360,20 @@ class SessionModel:
         arrival = time.perf_counter()
         with self._lock:
             for item in items:
-                if isinstance(item, SampleBlock):
-                    self._ingest_block(item, arrival)
-                elif isinstance(item, LinkEvent):
-                    self._ingest_event(item)
+                try:
+                    if isinstance(item, SampleBlock):
+                        self._ingest_block(item, arrival)
+                    elif isinstance(item, LinkEvent):
+                        self._ingest_event(item)
+                except Exception as exc:  # noqa: BLE001 - one bad block must not stop acquisition
+                    self.block_errors += 1
+                    message = f"data not analysed: {exc}"
+                    if message != self._last_error:
+                        self._last_error = message
+                        self._notices.append(message)
             if self.recorder is not None:
                 try:
-                    self.recorder.tick()
+                    self.recorder.tick()  # queued: the writer thread syncs
                 except Exception as exc:  # noqa: BLE001 - never kill acquisition over the disk
                     self._notices.append(f"recording: {exc}")
 
@@ -296,18 +381,19 @@ class SessionModel:
         if len(block) == 0:
             return
         if self.recorder is not None:
-            self.recorder.add(block)
+            self.recorder.add(block)  # every sample, as it came (the recorder orders time itself)
         if self.time_origin is None:
             self.time_origin = float(block.host_time_s[0])
         t = block.host_time_s - self.time_origin
         f = block.force_n - self.tare_offset_n if self.tare_offset_n else block.force_n
-        keep = t > self._last_t
-        if not keep.all():  # the engine needs strictly increasing time
-            keep &= np.r_[True, np.diff(t) > 0]
+        # the engine needs strictly increasing time: keep only samples above the running maximum
+        keep = t > np.fmax.accumulate(np.r_[self._last_t, t[:-1]])
+        if not keep.all():
             t, f = t[keep], f[keep]
             if t.size == 0:
                 return
         self._last_t = float(t[-1])
+        self._last_data_clock = self.clock()
         self.samples += t.size
         self.buffer.append(t, f)
         self._handle(self.engine.feed(t, f))
@@ -316,6 +402,8 @@ class SessionModel:
     def _ingest_event(self, event: LinkEvent) -> None:
         if event.kind == "seek":  # replay: rebuild from the start of the session
             self._reset_analysis()
+            self.link_state = "streaming"  # the replayed link events follow
+            self.link_detail = ""
             return
         if self.recorder is not None and event.kind != "seek":
             self.recorder.add(event)
@@ -324,13 +412,15 @@ class SessionModel:
             self._notices.append("sensor disconnected: reconnecting")
         elif event.kind in ("connected", "reconnected"):
             self.link_state = "streaming"
+            self.link_detail = ""
             if event.kind == "reconnected":
                 self._notices.append("sensor reconnected")
         elif event.kind == "warning":
             self._notices.append(str(event.detail.get("message", "warning")))
         elif event.kind == "fatal":
             self.link_state = "failed"
-            self._notices.append("sensor link failed: " + str(event.detail.get("message", "")))
+            self.link_detail = str(event.detail.get("message", ""))
+            self._notices.append("sensor link failed: " + self.link_detail)
         elif event.kind == "tare":
             self._notices.append("tared")
 
@@ -339,10 +429,22 @@ class SessionModel:
         with self._lock:
             self._handle(self.engine.finish())
 
+    def acquisition_failed(self, message: str) -> None:
+        """The acquisition worker stopped: nothing new will be read (shown on screen)."""
+        with self._lock:
+            self.acquisition_error = message or "unknown error"
+            self._notices.append(f"acquisition stopped: {self.acquisition_error}")
+
+    def recorder_warning(self, message: str) -> None:
+        """The recorder's disk warnings (any thread): on screen, not only at exit."""
+        self.rec_warning = str(message)
+        self._notices.append(str(message))
+
     def _handle(self, events) -> None:
         for ev in events:
             kind = ev.kind
             if kind == "hold_started":
+                self.last_hold_drifted = False
                 self.hold = {"start_s": ev.start_s, "level_n": ev.level_N, "cv_pct": None,
                              "drift_pct": None, "drift_alert": False}
             elif kind == "hold_progress" and self.hold is not None:
@@ -352,6 +454,7 @@ class SessionModel:
                     self.hold.update(drift_alert=True, drift_pct=ev.drift_pct)
                 if not self.drift_alert:
                     self.alert_seq += 1
+                    self.drift_seq += 1
                 self.drift_alert = True
             elif kind == "hold_ended":
                 h = ev.hold
@@ -359,6 +462,7 @@ class SessionModel:
                               h.drift_pct, tuple(h.flags))
                 self.holds.append(row)
                 self.last_hold = row
+                self.last_hold_drifted = self.drift_alert
                 self.hold = None
                 self.drift_alert = False
             elif kind == "hold_discarded":
@@ -370,6 +474,7 @@ class SessionModel:
                 self.over_peak_n = ev.level_N
                 self.over_count += 1
                 self.alert_seq += 1
+                self.over_seq += 1
             elif kind == "over_tolerance_ended":
                 self.over_tolerance = False
                 self.over_peak_n = ev.peak_N
@@ -435,15 +540,25 @@ class SessionModel:
 
     # ---- recording ----------------------------------------------------------------------
     def start_recording(self, factory: Callable[[object], object], sensor_info=None):
-        """``factory(metadata) -> Recorder``; raises what the recorder raises (StorageError)."""
+        """``factory(metadata) -> Recorder``; raises what the recorder raises (StorageError).
+        Creating the journal is disk I/O: it runs outside the lock (call it off the UI thread);
+        from then on the recorder is fed by a writer thread of its own."""
         with self._lock:
             if self.recorder is not None:
                 return self.recorder
-            recorder = factory(self.metadata)
-            if sensor_info is not None:
-                recorder.set_sensor(sensor_info)
-            self.recorder = recorder
-            return recorder
+            metadata = self.metadata
+        recorder = factory(metadata)
+        if sensor_info is not None:
+            recorder.set_sensor(sensor_info)
+        writer = RecorderWriter(recorder, self._notices.append)
+        with self._lock:
+            if self.recorder is not None:  # started twice at once: keep the first
+                writer.close()
+                recorder.finish(reason="stopped: duplicate")
+                return self.recorder
+            self.rec_warning = ""
+            self.recorder = writer
+            return writer
 
     def detach_recorder(self):
         """Stop feeding the recorder; the caller finishes it (possibly on another thread)."""
@@ -485,6 +600,11 @@ class SessionModel:
                 in_memory=bool(rec is not None and rec.in_memory),
                 last_path=self._last_path,
             )
+            tol = self.metadata.tolerance_N
+            release = None
+            if tol is not None:
+                p = self._params
+                release = tol - max(p.tolerance_hysteresis_pct / 100.0 * tol, p.tolerance_hysteresis_n)
             arrivals = tuple(self._arrivals)
             self._arrivals.clear()
             notices = tuple(self._notices)
@@ -497,6 +617,12 @@ class SessionModel:
                 tolerance_n=m.tolerance_N, target_band_n=m.target_band_N, target_hold_s=m.target_hold_s,
                 link_state=self.link_state, recording=recording, elapsed_s=self.clock() - self.started_at,
                 samples=self.samples, tare_offset_n=self.tare_offset_n, notices=notices, arrivals=arrivals,
+                over_seq=self.over_seq, drift_seq=self.drift_seq,
+                data_age_s=None if self._last_data_clock is None else self.clock() - self._last_data_clock,
+                link_detail=self.link_detail, acquisition_error=self.acquisition_error,
+                last_hold_drifted=self.last_hold_drifted, over_release_n=release,
+                rec_warning=self.rec_warning if rec is not None else "",
+                rec_pending=int(getattr(rec, "pending", 0)) if rec is not None else 0,
             )
 
 

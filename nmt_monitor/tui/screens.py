@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from textual.app import ComposeResult
@@ -19,6 +20,19 @@ def _fmt_band(band) -> str:
     return "" if band is None else f"{band[0]:g}N..{band[1]:g}N"
 
 
+HOLD_MAX_S = 600.0
+AREA_MIN_CM2, AREA_MAX_CM2 = 0.01, 100.0
+
+
+def setup_warnings(meta) -> list[str]:
+    """Values that are allowed but probably a mistake (the form asks to save again)."""
+    out = []
+    tol, band = meta.tolerance_N, meta.target_band_N
+    if tol is not None and band is not None and band[1] > tol:
+        out.append(f"band {band[0]:g}–{band[1]:g} N goes above the tolerance {tol:g} N")
+    return out
+
+
 def parse_setup(values: dict[str, str], base):
     """Form values -> SessionMetadata (raises ValueError with a message for the user)."""
     try:
@@ -26,10 +40,17 @@ def parse_setup(values: dict[str, str], base):
         band = parse_force_range_n(values["target"]) if values["target"].strip() else None
     except UnitError as exc:
         raise ValueError(str(exc)) from None
-    if tol is not None and tol <= 0:
+    if tol is not None and not (math.isfinite(tol) and tol > 0):
         raise ValueError("tolerance must be a positive force")
+    if band is not None:
+        if not (math.isfinite(band[0]) and math.isfinite(band[1])):
+            raise ValueError("target band: use finite forces, e.g. 30N..45N")
+        if band[0] < 0:
+            raise ValueError("target band cannot start below 0 N")
+        if not band[0] < band[1]:
+            raise ValueError("target band: LOW must be below HIGH")
 
-    def number(name: str, label: str):
+    def number(name: str, label: str, low: float, high: float, unit: str):
         text = values[name].strip()
         if not text:
             return None
@@ -37,12 +58,14 @@ def parse_setup(values: dict[str, str], base):
             v = float(text.rstrip("s").strip() if name == "hold_time" else text)
         except ValueError:
             raise ValueError(f"{label}: {text!r} is not a number") from None
-        if not v > 0:
-            raise ValueError(f"{label} must be positive")
+        if not math.isfinite(v) or not v > 0:
+            raise ValueError(f"{label} must be a positive number")
+        if not low <= v <= high:
+            raise ValueError(f"{label} must be {low:g}–{high:g} {unit}")
         return v
 
-    hold = number("hold_time", "target hold time")
-    area = number("tip_area", "tip area")
+    hold = number("hold_time", "target hold time", 1.0, HOLD_MAX_S, "s")
+    area = number("tip_area", "tip area", AREA_MIN_CM2, AREA_MAX_CM2, "cm²")
     return replace(base, client=values["client"].strip(), therapist=values["therapist"].strip(),
                    tolerance_N=tol, target_band_N=band, target_hold_s=hold,
                    contact_tip=values["tip"].strip(), tip_area_cm2=area)
@@ -67,6 +90,7 @@ class SetupScreen(ModalScreen):
         super().__init__()
         self.metadata = metadata
         self.recording = recording
+        self._warned: dict | None = None  # the values a warning was shown for
 
     def _initial(self) -> dict[str, str]:
         m = self.metadata
@@ -105,6 +129,11 @@ class SetupScreen(ModalScreen):
             meta = parse_setup(self.values(), self.metadata)
         except ValueError as exc:
             self.query_one("#setup-error", Static).update(f"⚠ {exc}")
+            return
+        warnings = setup_warnings(meta)
+        if warnings and self._warned != self.values():
+            self._warned = self.values()
+            self.query_one("#setup-error", Static).update(f"⚠ {'; '.join(warnings)}: Ctrl-S again to save")
             return
         self.dismiss(meta)
 

@@ -309,6 +309,12 @@ class ReplaySource:
             self._sent = max(self._sent, end)
             return out
 
+    @property
+    def exhausted(self) -> bool:
+        """Every sample has been handed out (the play head is at the end)."""
+        with self._lock:
+            return not self._reset and self._sent >= self.t.size
+
     def status(self) -> SourceStatus:
         with self._lock:
             pos = self._position()

@@ -272,19 +272,22 @@ def render_gauge(force_n: float | None, frame: Frame, units: Units, visible: boo
     return out
 
 
-def render_hold_panel(frame: Frame, units: Units, vis: Visibility, width: int) -> Text:
+def render_hold_panel(frame: Frame, units: Units, vis: Visibility, width: int, interrupted: bool = False) -> Text:
+    """``interrupted``: no current data (link down, nothing new): the timer is not running."""
     out = Text(no_wrap=True, overflow="crop")
     hold = frame.hold
     target = frame.target_hold_s
     bar_w = max(10, width - 10)
     if hold is not None:
-        out.append("HOLD ", "bold reverse bright_cyan")
+        out.append("HOLD ", "bold reverse " + ("yellow" if interrupted else "bright_cyan"))
         out.append(f" {hold.elapsed_s:5.1f} s", "bold bright_white")
         if target:
             out.append(f" / {target:g} s", "bold")
             frac = min(1.0, hold.elapsed_s / target)
             done = hold.elapsed_s >= target
-            if done:
+            if interrupted:
+                out.append("  INTERRUPTED (no data)", "bold reverse yellow")
+            elif done:
                 out.append("  RELEASE", "bold reverse bright_green")
             out.append("\n")
             n = int(round(frac * bar_w))
@@ -292,7 +295,8 @@ def render_hold_panel(frame: Frame, units: Units, vis: Visibility, width: int) -
             out.append("░" * (bar_w - n), "grey35")
             out.append(f" {frac * 100:3.0f} %")
         else:
-            out.append("  (no target time)", "dim")
+            out.append("  INTERRUPTED (no data)" if interrupted else "  (no target time)",
+                       "bold reverse yellow" if interrupted else "dim")
             out.append("\n")
         out.append("\n")
         if vis.metrics:
@@ -323,18 +327,45 @@ def hold_summary(row: HoldRow, units: Units) -> str:
             f"drift {row.drift_pct:+.1f} %{flags}")
 
 
-def render_alert(frame: Frame, units: Units, vis: Visibility, width: int) -> tuple[Text, str]:
-    """The alert line and its CSS class: over | drift | ok."""
+def link_alert(frame: Frame, stale: bool) -> str:
+    """Why the force on screen is not current ('' when it is)."""
+    if frame.acquisition_error:
+        return f"⚠ acquisition stopped: {frame.acquisition_error} — quit and restart"
+    if frame.link_state == "failed":
+        return "⚠ sensor link failed" + (f": {frame.link_detail}" if frame.link_detail else "") + " — check the cable"
+    if frame.link_state == "reconnecting":
+        return "⚠ sensor disconnected — reconnecting …"
+    if stale:
+        if frame.data_age_s is None or frame.link_state != "streaming":
+            return "⚠ waiting for the sensor …"
+        return f"⚠ no data from the sensor for {frame.data_age_s:.1f} s"
+    return ""
+
+
+def render_alert(frame: Frame, units: Units, vis: Visibility, width: int, *, stale: bool = False,
+                 reveal_drift: bool = False) -> tuple[Text, str]:
+    """The alert line and its CSS class: link | over | drift | ok. A link problem comes first
+    (the force and alerts on screen are then not current); ``reveal_drift`` (blind mode) shows
+    a drift withheld during the hold once it has ended."""
+    link = link_alert(frame, stale)
+    if link:
+        return Text(_fit(link, width).center(width), "bold"), "link"
     if frame.over_tolerance and frame.tolerance_n is not None:
-        now = units.fmt(frame.force_n) if frame.force_n is not None else "?"
-        msg = f"⚠ OVER TOLERANCE  {now} > {units.fmt(frame.tolerance_n)} — ease off"
-        return Text(msg.center(width), "bold"), "over"
+        f, tol = frame.force_n, frame.tolerance_n
+        if f is not None and f <= tol:  # eased off, but not yet below tolerance - hysteresis
+            below = frame.over_release_n if frame.over_release_n is not None else tol
+            msg = f"⚠ STILL OVER TOLERANCE  {units.fmt(f)} — ease off below {units.fmt(below)}"
+        else:
+            now = units.fmt(f) if f is not None else "?"
+            msg = f"⚠ OVER TOLERANCE  {now} > {units.fmt(tol)} — ease off"
+        return Text(_fit(msg, width).center(width), "bold"), "over"
     if frame.drift_alert and vis.drift_alert and frame.hold is not None:
         d = frame.hold.drift_pct
         msg = f"⚠ DRIFT {d:+.1f} % — bring the pressure back" if d is not None else "⚠ DRIFT — bring the pressure back"
         return Text(msg.center(width), "bold"), "drift"
-    if frame.link_state == "reconnecting":
-        return Text("⚠ sensor disconnected — reconnecting …".center(width), "bold"), "link"
+    if reveal_drift and frame.hold is None and frame.last_hold_drifted and frame.last_hold is not None:
+        msg = f"⚠ the last hold drifted {frame.last_hold.drift_pct:+.1f} % (withheld during the blind hold)"
+        return Text(_fit(msg, width).center(width), "bold"), "drift"
     text = "no alerts"
     if frame.over_count:
         text += f"   (over tolerance {frame.over_count}× this session)"
@@ -345,20 +376,33 @@ class Readout(Static):
     """The label next to the big digits: unit, where the force is relative to the targets."""
 
 
-def readout_label(frame: Frame, units: Units, vis: Visibility) -> Text:
+def readout_label(frame: Frame, units: Units, vis: Visibility, stale: bool = False) -> Text:
     out = Text(no_wrap=True, overflow="crop")
     out.append(f"{units.unit}\n", "bold")
     cls = force_class(frame.force_n, frame.target_band_n, frame.tolerance_n)
-    if not vis.force:
+    if stale:
+        out.append("no data\n", "bold yellow")
+    elif not vis.force:
         out.append("hidden\n", "italic grey70")
     else:
         word, style = {"over": ("OVER TOL", "bold reverse bright_red"), "in_band": ("IN BAND", "bold bright_green"),
                        "above": ("ABOVE BAND", "bold yellow"), "below": ("below band", "white"),
                        "none": ("", "")}[cls]
         out.append(word + "\n", style)
-    out.append(f"band {units.fmt_band(frame.target_band_n)}\n", "green")
-    out.append(f"tol  {units.fmt(frame.tolerance_n)}", "red")
+    # one line each in the 16-column label: the unit goes when it does not fit (it is on line 1)
+    band = f"band {units.fmt_band(frame.target_band_n)}"
+    if len(band) > LABEL_W and frame.target_band_n is not None:
+        lo, hi = frame.target_band_n
+        band = f"band {units.fmt(lo, unit=False)}–{units.fmt(hi, unit=False)}"
+    tol = f"tol  {units.fmt(frame.tolerance_n)}"
+    if len(tol) > LABEL_W:
+        tol = f"tol  {units.fmt(frame.tolerance_n, unit=False)}"
+    out.append(band[:LABEL_W] + "\n", "green")
+    out.append(tol[:LABEL_W], "red")
     return out
+
+
+LABEL_W = 16  # the width of #force-label (monitor.tcss)
 
 
 def _fit(text: str, n: int) -> str:
@@ -383,17 +427,40 @@ def status_line(frame: Frame, status, kind: str, width: int) -> Text:
                    f"│ ×{status.speed:g} │ {frame.samples} samples ")
         return out
     state = status.state
+    if frame.acquisition_error:
+        state = "acquisition stopped"
+    elif frame.link_state == "failed":
+        state = "failed"
     state_style = {"streaming": "bold green", "reconnecting": "bold reverse yellow", "connecting": "yellow",
-                   "stopped": "dim"}.get(state, "")
+                   "stopped": "dim", "failed": "bold reverse bright_red",
+                   "acquisition stopped": "bold reverse bright_red"}.get(state, "")
     out.append(f" {state} ", state_style)
-    out.append(f"│ {_fit(status.port, 24)} │ {status.protocol or '?'} │ {status.rate_hz:4.0f} Hz "
-               f"│ lost {status.frames_lost} │ {elapsed} │ ")
+    # the recording comes before the details: dropped from the middle first at narrow widths
     rec = frame.recording
     if rec.active:
-        out.append("● REC ", "bold bright_red")
-        size = f" {rec.bytes / 1e6:.1f} MB" + (" (in memory!)" if rec.in_memory else "")
+        tag, tag_style = ("● REC IN MEMORY! ", "bold reverse bright_red") if rec.in_memory else ("● REC ", "bold bright_red")
+        size = f" {rec.bytes / 1e6:.1f} MB"
+        name = rec.path.rsplit("/", 1)[-1]
+        rec_min = len(tag) + min(len(name), 12) + len(size)
+    elif rec.finishing:
+        rec_min = len("finishing recording …")
+    else:
+        rec_min = len("not recording")
+    parts = [("port", _fit(status.port, 24)), ("protocol", status.protocol or "?"),
+             ("rate", f"{status.rate_hz:4.0f} Hz"), ("lost", f"lost {status.frames_lost}"), ("elapsed", elapsed)]
+    drop = ["protocol", "lost", "port", "rate"] if not status.frames_lost else ["protocol", "port", "rate", "lost"]
+
+    def middle() -> str:
+        return "".join(f"│ {text} " for _, text in parts) + "│ "
+
+    while parts and len(out.plain) + len(middle()) + rec_min > width and drop:
+        name_ = drop.pop(0)
+        parts = [p for p in parts if p[0] != name_]
+    out.append(middle())
+    if rec.active:
+        out.append(tag, tag_style)
         room = max(8, width - len(out.plain) - len(size) - 1)
-        out.append(_fit(rec.path.rsplit("/", 1)[-1], room) + size)
+        out.append(_fit(name, room) + size)
     elif rec.finishing:
         out.append("finishing recording …", "bold yellow")
     else:
