@@ -108,6 +108,7 @@ class SensorReader:
         rate_hz: int | None = None,
         calibration_dir: Path | None = None,
         bare_unit: str = "N",
+        gauge_compression_negative: bool = False,
         baudrate: int = 115200,
         max_calibration_age_days: int = DEFAULT_MAX_AGE_DAYS,
         clock: Callable[[], float] = time.time,
@@ -122,6 +123,8 @@ class SensorReader:
         self.rate_hz = rate_hz
         self.calibration_dir = calibration_dir
         self.bare_unit = bare_unit
+        # Gauges report compression with either sign (a setting on the gauge); we use positive.
+        self.gauge_sign = -1.0 if gauge_compression_negative else 1.0
         self.baudrate = baudrate
         self.max_calibration_age_days = max_calibration_age_days
         self.clock = clock
@@ -516,7 +519,7 @@ class SensorReader:
                         device_time_s=np.full(k, np.nan),
                         seq=seq,
                         counts=None,
-                        force_n=readings.force_n,
+                        force_n=readings.force_n * self.gauge_sign,
                         saturated=np.zeros(k, bool),
                         segment=self._stats.reconnects,
                     )

@@ -33,6 +33,8 @@ def add_connection_arguments(parser: argparse.ArgumentParser, port_required: boo
     parser.add_argument("--baud", type=int, default=115200, help="baud rate for a real UART (default 115200)")
     parser.add_argument("--unit", default="N", metavar="UNIT",
                         help="unit of bare numbers from a DIY gauge: N, kgf, gf, lbf (default N)")
+    parser.add_argument("--gauge-compression-negative", action="store_true",
+                        help="the gauge reports compression as negative (flip the sign of its readings)")
     parser.add_argument("--calibration-dir", type=Path, metavar="DIR",
                         help="where calibration records <serial>.toml live (default: calibration/)")
     parser.add_argument("--max-calibration-age", type=int, default=DEFAULT_MAX_AGE_DAYS, metavar="DAYS",
@@ -59,6 +61,7 @@ def make_reader(args) -> SensorReader:
         rate_hz=args.rate,
         calibration_dir=args.calibration_dir,
         bare_unit=args.unit,
+        gauge_compression_negative=args.gauge_compression_negative,
         baudrate=args.baud,
         max_calibration_age_days=args.max_calibration_age,
     )

@@ -66,3 +66,15 @@ def test_gauge_reading_times_stay_strictly_increasing_when_the_host_clock_steps_
     times = [t for item in reader.drain() if isinstance(item, SampleBlock) for t in item.host_time_s.tolist()]
     assert len(times) == 6
     assert all(b > a for a, b in zip(times, times[1:])), times
+
+
+def test_a_gauge_that_reports_compression_as_negative_can_be_flipped():
+    from nmt_monitor.acquisition.gauge import GaugeLineDecoder
+    from nmt_monitor.acquisition.reader import SensorInfo
+
+    reader = SensorReader("sim://", gauge_compression_negative=True)
+    reader.info = SensorInfo(protocol="gauge")
+    reader._gauge_decoder = GaugeLineDecoder()
+    reader._process(b"-12.50 N\r\n-13.00 N\r\n", 100.0)
+    (block,) = [i for i in reader.drain() if isinstance(i, SampleBlock)]
+    assert block.force_n.tolist() == [12.5, 13.0]
