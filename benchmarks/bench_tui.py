@@ -57,6 +57,7 @@ def child(args) -> None:
     def end_window() -> None:
         marks["wall1"], marks["cpu1"] = time.perf_counter(), time.process_time()
         marks["samples"] = app.model.samples
+        marks["rate_hz"], marks["frames_lost"] = reader.stats().rate_hz, reader.stats().frames_lost
         app.action_quit()
 
     app.call_later(lambda: app.set_timer(args.warmup, start_window))
@@ -81,8 +82,8 @@ def child(args) -> None:
         "cpu_pct": 100.0 * (marks["cpu1"] - marks["cpu0"]) / wall,
         "fps": len(frames) / wall,
         "samples": marks["samples"],
-        "rate_hz": reader.stats().rate_hz,
-        "frames_lost": reader.stats().frames_lost,
+        "rate_hz": marks["rate_hz"],  # read while streaming (after stop it is 0)
+        "frames_lost": marks["frames_lost"],
         "arrival_ms": [pct(probe.arrival_latency_s, q) for q in (50, 95, 100)],
         "sensor_ms": [pct(probe.sensor_latency_s, q) for q in (50, 95, 100)],
         "blocks": len(probe.arrival_latency_s),
