@@ -120,6 +120,7 @@ class _HoldState:
     next_progress: int = 0
     truncated: bool = False
     prev_end: int = -1
+    cap: int = 0  # position where the hold reaches max_hold_s and is ended
 
 
 @dataclass
@@ -127,6 +128,10 @@ class _TolState:
     active: bool = False
     start: int = 0
     last_above: int = 0
+    # times of start and last_above, taken while their bins are buffered, so an episode
+    # does not pin the buffer (a load above tolerance left on the sensor)
+    start_t: float = 0.0
+    last_above_t: float = 0.0
     lastnb: int = 0  # last position not below the release level
     peak: float = -math.inf  # largest raw bin mean
     fpeak: float = -math.inf  # largest filtered value
@@ -196,6 +201,10 @@ class HoldEngine:
         self._tol_release = bins(p.tolerance_release_s)
         self._tol_back = bins(0.15)  # reach of the alert filter: raw bins behind an alert
         self._keep = self._ramp + 2 * self._W + self._D + 4 * self._h + 8
+        self._max_hold = bins(p.max_hold_s)
+        # bins a capped hold (ended at max_hold_s, waiting for the force to leave its level)
+        # still reads behind the current position: the exit look-back and the motion windows
+        self._capped_keep = self._D + self._Wc + self._Wm + 8
 
         self._binner = Binner(self.dt)
         self._lp_s = LowPass(p.smooth_cutoff_hz, fs)
@@ -215,6 +224,9 @@ class HoldEngine:
         self._scan_floor = 0
         self._prev_end = -1
         self._hold: _HoldState | None = None
+        # a hold ended at max_hold_s: its exit rules still run (no events), and no new hold
+        # starts until they fire (the force has left that level)
+        self._capped: _HoldState | None = None
         self._tol = _TolState()
 
         self.holds: list[Hold] = []
@@ -357,10 +369,12 @@ class HoldEngine:
             zero_at_b0 = self.zero_n
             k = b0
             while k < b1:
-                if self._hold is None:
-                    k = self._scan_idle(k, b1, zero_changes)
-                else:
+                if self._hold is not None:
                     k = self._run_hold(k, b1)
+                elif self._capped is not None:
+                    k = self._run_capped(k, b1)
+                else:
+                    k = self._scan_idle(k, b1, zero_changes)
             if self.tolerance_n is not None:
                 self._tolerance(b0, b1, zero_at_b0, zero_changes)
 
@@ -368,6 +382,7 @@ class HoldEngine:
         """A long gap: end what is in progress at the last sample before it."""
         if self._hold is not None:
             self._end_hold(self._last_valid_pos, "gap", at_pos)
+        self._capped = None
         if self._tol.active:
             self._end_tol(self._last_valid_pos, emit_pos=at_pos)
 
@@ -375,8 +390,8 @@ class HoldEngine:
         keep = self._pos - self._keep
         if self._hold is not None:
             keep = min(keep, self._hold.start - self._ramp - 4 * self._h - 2)
-        if self._tol.active:
-            keep = min(keep, self._tol.start)
+        if self._capped is not None:
+            keep = min(keep, self._pos - self._capped_keep)
         self._buf.trim(max(keep, self._buf.base))
 
     # ------------------------------------------------------------------ IDLE
@@ -456,6 +471,7 @@ class HoldEngine:
             hs.ref = self._ref_level(start)
         steps = (c + 1 - start + self._progress - 1) // self._progress
         hs.next_progress = start + max(1, steps) * self._progress
+        hs.cap = max(start + self._max_hold, c + 1)
         self._hold = hs
         self._emit(c, HoldStarted(time_s=self._time(c), start_s=self._time(start), level_N=level0 - z))
 
@@ -467,9 +483,9 @@ class HoldEngine:
         return self._hold.level0 if self._hold else float(self._buf.at("xf", start))
 
     # ------------------------------------------------------------------ HOLD
-    def _run_hold(self, k: int, q: int) -> int:
+    def _exit(self, h: _HoldState, k: int, q: int):
+        """Excursion / motion test over [k, q): (e_i, e0, lf) with e_i = -1 if none."""
         p = self.params
-        h = self._hold
         z = h.zero
         ks = np.arange(k, q)
         anc = np.maximum(ks - self._D, h.kd)
@@ -482,10 +498,48 @@ class HoldEngine:
         hits = np.flatnonzero(run >= self._confirm)
         e_i = int(hits[0]) if hits.size else -1
         e0 = int(lf[e_i]) + 1 if e_i >= 0 else -1
-        m_i, m0 = self._motion(k, q)
+        m_i, m0 = self._motion(h, k, q)
+        if m_i >= 0 and (e_i < 0 or m_i < e_i):
+            e_i, e0 = m_i, m0
+        return e_i, e0, lf
+
+    def _run_capped(self, k: int, q: int) -> int:
+        """After a hold was ended at max_hold_s: wait, silently, until the same rules that
+        would have ended it fire (release, step, motion); then scanning resumes."""
+        h = self._capped
+        e_i, e0, lf = self._exit(h, k, q)
+        if e_i < 0:
+            h.exc_lastfalse = int(lf[-1])
+            return q
+        self._capped = None
+        self._scan_floor = max(self._scan_floor, e0)
+        return k + e_i + 1
+
+    def _run_hold(self, k: int, q: int) -> int:
+        p = self.params
+        h = self._hold
+        z = h.zero
+        # the hold is ended at h.cap unless a change ends it first: decide up to h.cap only
+        capping = h.cap < q
+        if capping:
+            q = h.cap + 1
+        ks = np.arange(k, q)
+        anc = np.maximum(ks - self._D, h.kd)
+        A = self._buf.s[anc - self._buf.base]
+        sk = self._buf.get("s", k, q)
+        thr = np.maximum(p.exit_pct / 100.0 * np.abs(A - z), p.exit_n)
+        exc = np.abs(sk - A) > thr
+        lf = np.maximum.accumulate(np.where(exc, h.exc_lastfalse, ks))
+        run = ks - lf
+        hits = np.flatnonzero(run >= self._confirm)
+        e_i = int(hits[0]) if hits.size else -1
+        e0 = int(lf[e_i]) + 1 if e_i >= 0 else -1
+        m_i, m0 = self._motion(h, k, q)
         if m_i >= 0 and (e_i < 0 or m_i < e_i):
             e_i, e0 = m_i, m0
         lim = e_i + 1 if e_i >= 0 else ks.size
+        if capping and e_i < 0:
+            lim -= 1  # nothing of the hold is reported at the bin where it is ended
         if h.ref is None and h.ref_pos < q:
             h.ref = self._ref_level(h.start)
             # the drift condition can only hold from ref_pos on: its confirmation run must
@@ -501,7 +555,7 @@ class HoldEngine:
             cond = (ks >= h.ref_pos) & (np.abs(sk - h.ref) >= p.drift_limit_pct / 100.0 * abs(refn)) & ~exc & recent
             dlf = np.maximum.accumulate(np.where(cond, h.drift_lastfalse, ks))
             drun = ks - dlf
-            wh = np.flatnonzero(drun[:lim] >= self._dconfirm)
+            wh = np.flatnonzero(drun[:lim] >= self._dconfirm) if lim > 0 else np.empty(0, dtype=np.int64)
             if wh.size:
                 w = k + int(wh[0])
                 lvl = float(self._buf.at("s", w)) - z
@@ -509,7 +563,7 @@ class HoldEngine:
                 self._emit(w, DriftWarning(time_s=self._time(w), start_s=self._time(h.start),
                                            drift_pct=100.0 * (lvl - refn) / refn if refn else 0.0,
                                            level_N=lvl, reference_N=refn))
-            else:
+            elif lim > 0:
                 h.drift_lastfalse = int(dlf[lim - 1])
         # progress
         while h.next_progress < k + lim:
@@ -517,6 +571,9 @@ class HoldEngine:
             h.next_progress += self._progress
         if e_i < 0:
             h.exc_lastfalse = int(lf[-1])
+            if capping:
+                self._end_hold(h.cap, "max_duration", h.cap)
+                self._capped = h
             return q
         e1 = k + e_i
         end = self._refine_end(e0, e1)
@@ -524,11 +581,10 @@ class HoldEngine:
         self._scan_floor = end + 1
         return e1 + 1
 
-    def _motion(self, k: int, q: int) -> tuple[int, int]:
+    def _motion(self, h: _HoldState, k: int, q: int) -> tuple[int, int]:
         """First index (relative to k) where the force has been off level too much of the
         motion window, and the first off-level position of that window; (-1, -1) if none."""
         p = self.params
-        h = self._hold
         kd, Wm, Wc = h.kd, self._Wm, self._Wc
         o0 = max(kd, k - Wc + 1)  # off flags needed from here
         m0 = max(kd, o0 - Wm + 1)  # s needed from here
@@ -662,6 +718,7 @@ class HoldEngine:
                 i += int(hits[0])
                 st.active = True
                 st.start = st.last_above = st.lastnb = p + i
+                st.start_t = st.last_above_t = self._time(p + i)
                 # the raw bins that pushed the filtered force over lie up to the filter's
                 # reach before the alert (a short poke may be falling again by then), and
                 # the filtered force itself is over: the peak is never below the tolerance
@@ -681,6 +738,7 @@ class HoldEngine:
             above = np.flatnonzero(seg[:stop] > tol)
             if above.size:
                 st.last_above = p + i + int(above[-1])
+                st.last_above_t = self._time(st.last_above)
             xs = xn[i : i + stop]
             xs = xs[np.isfinite(xs)]
             if xs.size:
@@ -698,7 +756,7 @@ class HoldEngine:
         # the raw peak; if the raw bins never reached the tolerance (only the filter's
         # overshoot did), the filtered peak, so that peak_N >= tolerance always
         peak = st.peak if st.peak >= self.tolerance_n else st.fpeak
-        ep = OverTolerance(start_s=self._time(st.start), end_s=self._time(st.last_above) + 0.5 * self.dt,
+        ep = OverTolerance(start_s=st.start_t, end_s=st.last_above_t + 0.5 * self.dt,
                            peak_N=peak if math.isfinite(peak) else float("nan"))
         self.over_tolerance.append(ep)
         emit_pos = at_pos if emit_pos is None else emit_pos

@@ -69,7 +69,7 @@ def hold_metrics(eng: HoldEngine, h: _HoldState, end: int, reason: str) -> Hold:
         flags.append("short")
     if reason == "gap" or gap_s >= p.max_gap_s:
         flags.append("gap")
-    if reason == "end_of_data" or h.truncated:
+    if reason in ("end_of_data", "max_duration") or h.truncated:
         flags.append("incomplete")
 
     return Hold(

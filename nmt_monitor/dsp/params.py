@@ -26,6 +26,13 @@ class HoldParams:
     drift_confirm_s: float = 0.5
     #: "short" flag when a hold is shorter than this target time (None: no target, no flag).
     target_hold_s: float | None = None
+    #: A hold reaching this length is ended there (``ended_by: "max_duration"``, flag
+    #: ``incomplete``) and no new hold starts until the force leaves that level (release,
+    #: step or motion). Bounds memory: a hold's metrics need every bin since its ramp-in, so a
+    #: load left on the sensor (or an untared idle offset above max_zero_offset_n, read as one
+    #: endless hold) would grow without bound. 600 s is ten times the longest published
+    #: ischemic-compression protocol (60-90 s): no therapeutic hold comes near it.
+    max_hold_s: float = 600.0
 
     # -- the envelope every decision is made on -----------------------------------------------
     #: Samples are averaged into bins at this rate (any input rate 50-2000 Hz, non-uniform).
@@ -114,6 +121,8 @@ class HoldParams:
                 raise ValueError(f"HoldParams.{name} must be between 0 and half the envelope rate")
         if self.min_hold_s <= 0:
             raise ValueError("HoldParams.min_hold_s must be positive")
+        if self.max_hold_s < self.min_hold_s:
+            raise ValueError("HoldParams.max_hold_s must be at least min_hold_s")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -154,3 +154,39 @@ def test_drift_confirmation_counts_from_the_reference_in_any_chunking():
         events, _ = run_chunked(t, f, [n], params=p)
         assert _drift_warnings(events) == _drift_warnings(offline.events), n
         assert events == offline.events
+
+
+def long_trace(seed: int, rate: float):
+    """Holds longer than max_hold_s=8: a static load, a step from it, a release, a new press."""
+    key = ("long", seed, rate)
+    if key not in _TRACES:
+        from .synth import Script
+
+        rng = np.random.default_rng(seed)
+        s = Script(rng).rest(3).ramp(rng.uniform(20, 60), 1.0).hold(rng.uniform(12, 20), drift_pct=rng.uniform(-3, 3))
+        s.ramp(s.level * rng.choice([0.6, 1.5]), 0.5).hold(rng.uniform(9, 18)).rest(3)
+        s.ramp(rng.uniform(15, 50), 1.0).hold(rng.uniform(6, 20)).rest(2)
+        t, f, _ = s.render(rate_hz=rate, seed=seed, noise_n=0.6, offset_n=float(seed % 4), drops=3, jitter=0.5)
+        _TRACES[key] = (t, f)
+    return _TRACES[key]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 3),
+    rate=st.sampled_from([50.0, 200.0, 1000.0]),
+    kind=st.sampled_from(["long", "mixed", "drifting"]),
+    sizes=st.lists(st.integers(1, 3000), min_size=1, max_size=6),
+)
+def test_holds_ended_at_max_hold_s_in_any_chunking(seed, rate, kind, sizes):
+    t, f = long_trace(seed, rate) if kind == "long" else trace(seed, rate, kind)
+    p = HoldParams(max_hold_s=8.0)
+    offline = analyze_holds(t, f, p, tolerance_n=55.0, target_band_n=(20.0, 40.0))
+    if kind == "long":
+        assert any(h.ended_by == "max_duration" for h in offline.holds)
+    for h in offline.holds:
+        assert h.duration_s <= 8.0 + 1e-6
+    events, eng = run_chunked(t, f, sizes, params=p, tolerance_n=55.0, target_band_n=(20.0, 40.0))
+    assert events == offline.events
+    assert eng.holds == offline.holds
+    assert eng.over_tolerance == offline.over_tolerance

@@ -315,3 +315,77 @@ def test_short_poke_over_tolerance_reports_its_peak(rate, dur):
     assert len(a.over_tolerance) == 1
     assert a.over_tolerance[0].peak_N >= 60.0
     assert a.over_tolerance[0].peak_N == pytest.approx(80.0, abs=4.0)
+
+
+# -- max_hold_s: a static load ends as one capped hold; memory stays bounded ----------------------
+
+
+def _static_load(dur_s: float, level: float = 30.0, rate: float = 50.0, seed: int = 0):
+    t = np.arange(0, 3 + 1 + dur_s, 1 / rate)
+    f = np.interp(t, [0, 3, 4], [0, 0, level]) + np.random.default_rng(seed).normal(0, 0.3, t.size)
+    return t, f
+
+
+def test_a_static_load_gives_one_hold_of_max_hold_s():
+    t, f = _static_load(30.0)
+    a = analyze_holds(t, f, HoldParams(max_hold_s=10.0))
+    assert len(a.holds) == 1
+    h = a.holds[0]
+    assert h.duration_s == pytest.approx(10.0, abs=0.05)
+    assert h.ended_by == "max_duration"
+    assert "incomplete" in h.flags
+    assert h.mean_N == pytest.approx(30.0, abs=0.5)
+    kinds = [e.kind for e in a.events]
+    assert kinds.count("hold_started") == 1 and kinds.count("hold_ended") == 1
+    assert "hold_discarded" not in kinds
+    # nothing of the capped hold is reported after it ended
+    end_t = next(e.time_s for e in a.events if e.kind == "hold_ended")
+    assert all(e.time_s <= end_t for e in a.events if e.kind in ("hold_progress", "drift_warning"))
+
+
+def test_holds_are_found_again_after_the_load_is_released():
+    s = Script(np.random.default_rng(1)).rest(3).ramp(40, 1.0).hold(25).rest(3)
+    s.ramp(25, 1.0).hold(8).rest(3)
+    t, f, _ = s.render(rate_hz=200, seed=1, noise_n=0.4)
+    a = analyze_holds(t, f, HoldParams(max_hold_s=10.0))
+    assert [h.ended_by for h in a.holds] == ["max_duration", "change"]
+    second = a.holds[1]
+    truth = s.truth.holds[1]
+    assert abs(second.start_s - truth["start_s"]) < 0.3
+    assert abs(second.end_s - truth["end_s"]) < 0.3
+    assert second.mean_N == pytest.approx(25.0, abs=0.5)
+    # a step from the capped level also ends the wait: the new level is a new hold
+    s = Script(np.random.default_rng(2)).rest(3).ramp(40, 1.0).hold(15).ramp(60, 0.5).hold(8).rest(3)
+    t, f, _ = s.render(rate_hz=200, seed=2, noise_n=0.4)
+    a = analyze_holds(t, f, HoldParams(max_hold_s=10.0))
+    assert [h.ended_by for h in a.holds] == ["max_duration", "change"]
+    assert a.holds[1].mean_N == pytest.approx(60.0, abs=0.8)
+
+
+@pytest.mark.parametrize("tolerance", [None, 20.0])
+def test_memory_is_bounded_under_a_static_load(tolerance):
+    # 2 h of a load left on the sensor, 50 Hz in 1 s chunks, default params (max_hold_s 600);
+    # with a tolerance of 20 N the load is also one endless over-tolerance episode
+    eng = HoldEngine(tolerance_n=tolerance)
+    rng = np.random.default_rng(0)
+    most = 0
+    for i in range(2 * 3600):
+        t = i + np.arange(50) / 50.0
+        x = np.full(50, 30.0) if i >= 2 else np.zeros(50)
+        eng.feed(t, x + rng.normal(0, 0.3, 50))
+        most = max(most, eng._buf.n)
+    eng.finish()
+    # the hold itself (max_hold_s), its ramp-in look-back, the idle window and the trim slack
+    bound = eng._max_hold + eng._ramp + 2 * eng._keep + 4096 + 50
+    assert most < bound, (most, bound)
+    assert eng._buf.n < eng._keep + 4096 + 50  # after the cap: trimmed as when idle
+    assert len(eng.holds) == 1 and eng.holds[0].ended_by == "max_duration"
+    assert eng.holds[0].duration_s == pytest.approx(600.0, abs=0.05)
+    if tolerance is not None:
+        (ep,) = eng.over_tolerance
+        assert ep.start_s == pytest.approx(2.1, abs=0.2) and ep.end_s == pytest.approx(7200.0, abs=0.1)
+
+
+def test_max_hold_s_must_not_be_below_min_hold_s():
+    with pytest.raises(ValueError):
+        HoldParams(max_hold_s=3.0)
