@@ -8,7 +8,7 @@ rounded to integers, saturating at the ADC rails (and at the rail once the force
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.signal import lfilter

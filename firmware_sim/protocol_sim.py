@@ -21,7 +21,7 @@ import threading
 import time
 import urllib.parse
 
-from serial.serialutil import PortNotOpenError, SerialBase, SerialException, SerialTimeoutException
+from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
 from .session import Simulation
 

@@ -177,7 +177,6 @@ def serve_tcp(sim: Simulation, *, port: int, speed: float = 1.0, out: TextIO, st
     _announce(out, f"socket://127.0.0.1:{srv.getsockname()[1]}")
     conn: socket.socket | None = None
     pending = bytearray()
-    had_host = False
     gone_since: float | None = None
 
     def drop():
@@ -218,7 +217,7 @@ def serve_tcp(sim: Simulation, *, port: int, speed: float = 1.0, out: TextIO, st
                     else:
                         new.setblocking(False)
                         new.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                        conn, had_host, gone_since = new, True, None
+                        conn, gone_since = new, None
                         sim.advance_to(now)  # nothing sent before the host connected reaches it
             if conn is not None and conn in r:
                 try:

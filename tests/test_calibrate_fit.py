@@ -2,7 +2,6 @@
 
 import datetime as dt
 import subprocess
-import sys
 
 import numpy as np
 import pytest

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         raise UserError("grade: give at least one recording or folder (PATH...)")
     rubric = load_rubric(args.rubric)
-    from nmt_monitor.loaders import expand_paths, load_recording  # noqa: F401 - fail early on bad paths
+    from nmt_monitor.loaders import expand_paths
 
     files = expand_paths(args.paths)
     for f in files:

@@ -32,7 +32,7 @@ def load(path: Path, speed: float):
         raise UserError("--speed must be between 0 and 64")
     if not path.exists():
         raise UserError(f"{path}: no such file")
-    session = open_session(path, arrays=False)
+    session = open_session(path, arrays=("time_s", "force_n"))  # opened once: metadata and samples
     if session.n_samples == 0:
         raise UserError(f"{path}: the session has no samples")
     m = session.metadata
@@ -43,7 +43,7 @@ def load(path: Path, speed: float):
         target_hold_s=m.get("target_hold_s"), contact_tip=str(m.get("contact_tip") or ""),
         tip_area_cm2=m.get("tip_area_cm2"), site=str(m.get("site") or ""),
     )
-    return ReplaySource.from_session(path, speed=speed), metadata
+    return ReplaySource.from_session(session, speed=speed), metadata
 
 
 def run(args) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -49,6 +50,18 @@ _RANK = {
     "drift_warning": 4,
     "over_tolerance_started": 5,
 }
+
+
+class _ExitTest(NamedTuple):
+    """The excursion / motion test over bins [k, q) of a hold (see ``HoldEngine._exit``)."""
+
+    ks: np.ndarray  # bin positions k..q-1
+    A: np.ndarray  # anchor level (the 2 Hz force ``_D`` bins earlier, not before the hold)
+    sk: np.ndarray  # the 2 Hz force at ks
+    exc: np.ndarray  # off the anchor by more than the exit threshold
+    lf: np.ndarray  # last position not in an excursion, running
+    e_i: int  # index (relative to k) where a release/step/motion is confirmed, or -1
+    e0: int  # where that change began, or -1
 
 
 class _Buffer:
@@ -483,37 +496,35 @@ class HoldEngine:
         return self._hold.level0 if self._hold else float(self._buf.at("xf", start))
 
     # ------------------------------------------------------------------ HOLD
-    def _exit(self, h: _HoldState, k: int, q: int):
-        """Excursion / motion test over [k, q): (e_i, e0, lf) with e_i = -1 if none."""
+    def _exit(self, h: _HoldState, k: int, q: int) -> _ExitTest:
+        """Excursion / motion test over [k, q) against the level 2 s (``_D``) earlier."""
         p = self.params
-        z = h.zero
         ks = np.arange(k, q)
         anc = np.maximum(ks - self._D, h.kd)
         A = self._buf.s[anc - self._buf.base]
         sk = self._buf.get("s", k, q)
-        thr = np.maximum(p.exit_pct / 100.0 * np.abs(A - z), p.exit_n)
+        thr = np.maximum(p.exit_pct / 100.0 * np.abs(A - h.zero), p.exit_n)
         exc = np.abs(sk - A) > thr
         lf = np.maximum.accumulate(np.where(exc, h.exc_lastfalse, ks))
-        run = ks - lf
-        hits = np.flatnonzero(run >= self._confirm)
+        hits = np.flatnonzero(ks - lf >= self._confirm)
         e_i = int(hits[0]) if hits.size else -1
         e0 = int(lf[e_i]) + 1 if e_i >= 0 else -1
         m_i, m0 = self._motion(h, k, q)
         if m_i >= 0 and (e_i < 0 or m_i < e_i):
             e_i, e0 = m_i, m0
-        return e_i, e0, lf
+        return _ExitTest(ks, A, sk, exc, lf, e_i, e0)
 
     def _run_capped(self, k: int, q: int) -> int:
         """After a hold was ended at max_hold_s: wait, silently, until the same rules that
         would have ended it fire (release, step, motion); then scanning resumes."""
         h = self._capped
-        e_i, e0, lf = self._exit(h, k, q)
-        if e_i < 0:
-            h.exc_lastfalse = int(lf[-1])
+        t = self._exit(h, k, q)
+        if t.e_i < 0:
+            h.exc_lastfalse = int(t.lf[-1])
             return q
         self._capped = None
-        self._scan_floor = max(self._scan_floor, e0)
-        return k + e_i + 1
+        self._scan_floor = max(self._scan_floor, t.e0)
+        return k + t.e_i + 1
 
     def _run_hold(self, k: int, q: int) -> int:
         p = self.params
@@ -523,20 +534,7 @@ class HoldEngine:
         capping = h.cap < q
         if capping:
             q = h.cap + 1
-        ks = np.arange(k, q)
-        anc = np.maximum(ks - self._D, h.kd)
-        A = self._buf.s[anc - self._buf.base]
-        sk = self._buf.get("s", k, q)
-        thr = np.maximum(p.exit_pct / 100.0 * np.abs(A - z), p.exit_n)
-        exc = np.abs(sk - A) > thr
-        lf = np.maximum.accumulate(np.where(exc, h.exc_lastfalse, ks))
-        run = ks - lf
-        hits = np.flatnonzero(run >= self._confirm)
-        e_i = int(hits[0]) if hits.size else -1
-        e0 = int(lf[e_i]) + 1 if e_i >= 0 else -1
-        m_i, m0 = self._motion(h, k, q)
-        if m_i >= 0 and (e_i < 0 or m_i < e_i):
-            e_i, e0 = m_i, m0
+        ks, A, sk, exc, lf, e_i, e0 = self._exit(h, k, q)
         lim = e_i + 1 if e_i >= 0 else ks.size
         if capping and e_i < 0:
             lim -= 1  # nothing of the hold is reported at the bin where it is ended

@@ -215,10 +215,12 @@ class ReplaySource:
         self._wake = threading.Event()
 
     @classmethod
-    def from_session(cls, path: Path | str, *, clock: Clock = system_clock, speed: float = 1.0) -> ReplaySource:
-        from nmt_monitor.storage import open_session
+    def from_session(cls, session, *, clock: Clock = system_clock, speed: float = 1.0) -> ReplaySource:
+        """From a session file's path, or a ``Session`` already opened with time and force."""
+        from nmt_monitor.storage import Session, open_session
 
-        s = open_session(path, arrays=("time_s", "force_n"))
+        s = session if isinstance(session, Session) else open_session(session, arrays=("time_s", "force_n"))
+        path = s.path if isinstance(session, Session) else session
         events = [e for e in s.link_events if e["kind"] in ("disconnected", "reconnected", "gap", "device_reset")]
         return cls(s.time_s, s.force_n, clock=clock, speed=speed, name=Path(path).name,
                    start_epoch_s=s.start_epoch_s, protocol=str(s.sensor.get("protocol", "")),

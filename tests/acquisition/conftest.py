@@ -1,4 +1,3 @@
-import os
 import select
 import subprocess
 import sys

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import os
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest

@@ -1,7 +1,5 @@
 import pytest
 
-from tests.cli import assert_one_line_error, run_cli  # noqa: F401 - re-exported for the storage tests
-
 
 @pytest.fixture
 def session_file(tmp_path):

@@ -16,7 +16,7 @@ import nmt_monitor.storage.recorder as recorder_mod
 from nmt_monitor.storage import Recorder, StorageError, export_csv, open_session, recover_all, recover_session
 from nmt_monitor.storage.journal import MAGIC, RECORD_META, JournalWriter
 
-from .conftest import assert_one_line_error, run_cli
+from tests.cli import assert_one_line_error, run_cli
 from .synth import T0, make_blocks
 
 MULTILINE_H5PY = ("Can't decrement id ref count (file write failed: time = ..., errno = 28)\n"

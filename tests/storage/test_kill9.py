@@ -12,7 +12,7 @@ import pytest
 
 from nmt_monitor.storage import open_session, recover_all
 
-from .conftest import run_cli
+from tests.cli import run_cli
 
 pytestmark = pytest.mark.slow
 

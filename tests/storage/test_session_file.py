@@ -19,7 +19,7 @@ from nmt_monitor.storage import (
     preflight,
 )
 
-from .conftest import assert_one_line_error, run_cli
+from tests.cli import assert_one_line_error, run_cli
 from .synth import T0, make_blocks
 
 
