@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TextIO
 
@@ -54,7 +53,7 @@ def export_csv(session_path: Path | str, csv_path: Path | str, *, overwrite: boo
     number of rows. Written to a temporary name and then renamed (or linked, to never replace
     an existing file without ``overwrite``), so a reader never sees half a file and a failed
     export leaves nothing behind. An HDF5 file is never overwritten (``FileExistsError``)."""
-    from nmt_monitor.storage.h5writer import link_no_overwrite
+    from nmt_monitor.storage.h5writer import link_no_overwrite, new_partial_file
 
     open_session(session_path, arrays=False)
     csv_path = Path(csv_path)
@@ -63,13 +62,8 @@ def export_csv(session_path: Path | str, csv_path: Path | str, *, overwrite: boo
             raise FileExistsError(csv_path)
         if is_hdf5_file(csv_path):
             raise FileExistsError(f"{csv_path} is an HDF5 file (a recording?): never overwritten by an export")
-    fd, tmp_name = tempfile.mkstemp(dir=csv_path.parent, prefix=f".{csv_path.name}.", suffix=".partial")
-    tmp = Path(tmp_name)
+    fd, tmp = new_partial_file(csv_path)
     try:
-        try:
-            os.chmod(tmp, 0o644)
-        except OSError:
-            pass
         with open(fd, "w", encoding="utf-8", newline="\n") as out:
             n = write_csv_rows(session_path, out, chunk=chunk)
         if overwrite:

@@ -13,6 +13,7 @@ import datetime as _dt
 import json
 import math
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -505,8 +506,6 @@ def build_session_file(items: Iterable[tuple[str, object]], out_path: Path, *, r
     Every failure other than ``FileExistsError`` is a ``StorageWriteError`` (an ``OSError``) with
     a one-line message; the partial file is removed.
     """
-    import tempfile
-
     import h5py
 
     out_path = Path(out_path)
@@ -522,16 +521,11 @@ def build_session_file(items: Iterable[tuple[str, object]], out_path: Path, *, r
     if needed_bytes:
         check_free_space(out_path.parent, needed_bytes, out_path.name)
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".partial")
+        fd, tmp = new_partial_file(out_path)
     except OSError as exc:
         raise StorageWriteError(exc.errno or 0, first_line(exc)) from None
     os.close(fd)
-    tmp = Path(tmp_name)
     try:
-        try:
-            os.chmod(tmp, 0o644)
-        except OSError:
-            pass
         f = h5py.File(tmp, "w")
         try:
             builder = SessionBuilder(f, first[1], engine=engine)
@@ -582,6 +576,17 @@ def _abandon(f) -> None:
         f.close()
     except Exception:  # noqa: BLE001
         pass
+
+
+def new_partial_file(target: Path) -> tuple[int, Path]:
+    """A uniquely named, readable temp file next to ``target`` (``.<name>.XXXX.partial``), so
+    concurrent writers never share or delete each other's partial file: (fd, path)."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    try:
+        os.chmod(name, 0o644)
+    except OSError:
+        pass
+    return fd, Path(name)
 
 
 def link_no_overwrite(tmp: Path, final: Path) -> None:
