@@ -31,11 +31,13 @@ from .events import (
     HoldProgress,
     HoldStarted,
     OverTolerance,
-    OverToleranceEnded,
-    OverToleranceStarted,
 )
+from .buffer import BinBuffer
 from .filters import Binner, LowPass
+from .metrics import Approach, HoldSpan, hold_metrics
 from .params import HoldParams
+from .tolerance import ToleranceTracker
+from .zero import ZeroTracker
 
 # Bins processed per vectorised block (about 20 s at 50 Hz).
 _BLOCK = 1024
@@ -55,73 +57,73 @@ _RANK = {
 class _ExitTest(NamedTuple):
     """The excursion / motion test over bins [k, q) of a hold (see ``HoldEngine._exit``)."""
 
-    ks: np.ndarray  # bin positions k..q-1
-    A: np.ndarray  # anchor level (the 2 Hz force ``_D`` bins earlier, not before the hold)
-    sk: np.ndarray  # the 2 Hz force at ks
-    exc: np.ndarray  # off the anchor by more than the exit threshold
-    lf: np.ndarray  # last position not in an excursion, running
-    e_i: int  # index (relative to k) where a release/step/motion is confirmed, or -1
-    e0: int  # where that change began, or -1
+    positions: np.ndarray  # bin positions k..q-1
+    anchor_n: np.ndarray  # the 2 Hz force exit_lookback earlier (not before the hold was seen)
+    smooth_n: np.ndarray  # the 2 Hz force at the positions
+    excursion: np.ndarray  # off the anchor by more than the exit threshold
+    last_calm: np.ndarray  # running: last position not in an excursion
+    confirmed: int  # index (relative to k) where a release/step/motion is confirmed, or -1
+    change_start: int  # position where that change began, or -1
 
 
-class _Buffer:
-    """Per-bin arrays addressed by absolute position (bins since the engine started)."""
+@dataclass(frozen=True)
+class _BinCounts:
+    """The engine's time parameters as whole numbers of envelope bins."""
 
-    NAMES = ("j", "x", "xf", "s", "f", "valid")
+    settle: int  # settle_window_s
+    exit_lookback: int  # exit_lookback_s
+    correction: int  # max_correction_s: an excursion longer than this ends a hold
+    motion_level: int  # motion_level_s
+    motion_window: int  # motion_window_s
+    motion_count: int  # off-level bins in motion_window that make motion
+    drift_window: int  # drift_window_s
+    drift_confirm: int  # drift_confirm_s
+    progress: int  # progress_interval_s
+    max_gap: int  # max_gap_s: a longer run of empty bins ends a segment
+    edge_half: int  # half-width of the edge smoother (edge_smooth_s)
+    ramp_lookback: int  # ramp_lookback_s
+    zero_window: int  # zero_window_s
+    tol_release: int  # tolerance_release_s
+    tol_back: int  # reach of the alert filter: raw bins behind an alert
+    max_hold: int  # max_hold_s
+    one_second: int
+    quarter_second: int
+    tenth_second: int
 
-    def __init__(self) -> None:
-        self.base = 0
-        self.n = 0
-        cap = 1024
-        self.j = np.zeros(cap, dtype=np.int64)
-        self.x = np.zeros(cap)
-        self.xf = np.zeros(cap)
-        self.s = np.zeros(cap)
-        self.f = np.zeros(cap)
-        self.valid = np.zeros(cap, dtype=bool)
+    @classmethod
+    def of(cls, p: HoldParams) -> _BinCounts:
+        fs = p.envelope_rate_hz
+
+        def bins(seconds: float, minimum: int = 1) -> int:
+            return max(minimum, int(round(seconds * fs)))
+
+        motion_window = bins(p.motion_window_s)
+        return cls(
+            settle=bins(p.settle_window_s, 3), exit_lookback=bins(p.exit_lookback_s),
+            correction=bins(p.max_correction_s), motion_level=bins(p.motion_level_s),
+            motion_window=motion_window, motion_count=max(1, int(math.ceil(p.motion_fraction * motion_window))),
+            drift_window=bins(p.drift_window_s), drift_confirm=bins(p.drift_confirm_s),
+            progress=bins(p.progress_interval_s), max_gap=int(math.floor(p.max_gap_s * fs + 1e-9)),
+            edge_half=max(1, int(round(p.edge_smooth_s * fs / 2))), ramp_lookback=bins(p.ramp_lookback_s),
+            zero_window=bins(p.zero_window_s), tol_release=bins(p.tolerance_release_s), tol_back=bins(0.15),
+            max_hold=bins(p.max_hold_s), one_second=bins(1.0), quarter_second=bins(0.25),
+            tenth_second=bins(0.1),
+        )
 
     @property
-    def end(self) -> int:
-        return self.base + self.n
+    def keep(self) -> int:
+        """Bins kept behind the current position while idle (ramp look-back, windows, slack)."""
+        return self.ramp_lookback + 2 * self.settle + self.exit_lookback + 4 * self.edge_half + 8
 
-    def append(self, j, x, xf, s, f, valid) -> None:
-        m = j.size
-        if self.n + m > self.j.size:
-            cap = max(2 * self.j.size, self.n + m)
-            for name in self.NAMES:
-                old = getattr(self, name)
-                new = np.zeros(cap, dtype=old.dtype)
-                new[: self.n] = old[: self.n]
-                setattr(self, name, new)
-        sl = slice(self.n, self.n + m)
-        self.j[sl] = j
-        self.x[sl] = x
-        self.xf[sl] = xf
-        self.s[sl] = s
-        self.f[sl] = f
-        self.valid[sl] = valid
-        self.n += m
-
-    def trim(self, keep_from: int) -> None:
-        drop = keep_from - self.base
-        if drop <= 0 or drop < self.n // 2 or drop < 4096:
-            return
-        for name in self.NAMES:
-            arr = getattr(self, name)
-            arr[: self.n - drop] = arr[drop : self.n]
-        self.n -= drop
-        self.base = keep_from
-
-    def get(self, name: str, p0: int, p1: int) -> np.ndarray:
-        return getattr(self, name)[p0 - self.base : p1 - self.base]
-
-    def at(self, name: str, p: int):
-        return getattr(self, name)[p - self.base]
+    @property
+    def capped_keep(self) -> int:
+        """Bins a capped hold still reads behind the current position (exit and motion tests)."""
+        return self.exit_lookback + self.motion_window + self.motion_level + 8
 
 
 @dataclass
 class _HoldState:
-    kd: int  # position where the plateau was detected (hold_started)
+    detected: int  # position where the plateau was detected (hold_started)
     start: int
     level0: float  # settled level (gross)
     zero: float
@@ -134,20 +136,6 @@ class _HoldState:
     truncated: bool = False
     prev_end: int = -1
     cap: int = 0  # position where the hold reaches max_hold_s and is ended
-
-
-@dataclass
-class _TolState:
-    active: bool = False
-    start: int = 0
-    last_above: int = 0
-    # times of start and last_above, taken while their bins are buffered, so an episode
-    # does not pin the buffer (a load above tolerance left on the sensor)
-    start_t: float = 0.0
-    last_above_t: float = 0.0
-    lastnb: int = 0  # last position not below the release level
-    peak: float = -math.inf  # largest raw bin mean
-    fpeak: float = -math.inf  # largest filtered value
 
 
 @dataclass
@@ -194,35 +182,12 @@ class HoldEngine:
         fs = p.envelope_rate_hz
         self.fs = fs
         self.dt = 1.0 / fs
-
-        def bins(seconds: float, minimum: int = 1) -> int:
-            return max(minimum, int(round(seconds * fs)))
-
-        self._W = bins(p.settle_window_s, 3)
-        self._D = bins(p.exit_lookback_s)
-        self._confirm = bins(p.max_correction_s)
-        self._Wm = bins(p.motion_level_s)
-        self._Wc = bins(p.motion_window_s)
-        self._motion_count = max(1, int(math.ceil(p.motion_fraction * self._Wc)))
-        self._Wd = bins(p.drift_window_s)
-        self._dconfirm = bins(p.drift_confirm_s)
-        self._progress = bins(p.progress_interval_s)
-        self._max_gap = int(math.floor(p.max_gap_s * fs + 1e-9))
-        self._h = max(1, int(round(p.edge_smooth_s * fs / 2)))  # half-width of the edge smoother
-        self._ramp = bins(p.ramp_lookback_s)
-        self._zero_bins = bins(p.zero_window_s)
-        self._tol_release = bins(p.tolerance_release_s)
-        self._tol_back = bins(0.15)  # reach of the alert filter: raw bins behind an alert
-        self._keep = self._ramp + 2 * self._W + self._D + 4 * self._h + 8
-        self._max_hold = bins(p.max_hold_s)
-        # bins a capped hold (ended at max_hold_s, waiting for the force to leave its level)
-        # still reads behind the current position: the exit look-back and the motion windows
-        self._capped_keep = self._D + self._Wc + self._Wm + 8
+        self.bins = _BinCounts.of(p)
 
         self._binner = Binner(self.dt)
         self._lp_s = LowPass(p.smooth_cutoff_hz, fs)
         self._lp_f = LowPass(p.alert_cutoff_hz, fs)
-        self._buf = _Buffer()
+        self._buf = BinBuffer()
         self._pos = 0
         self._seg_start = 0
         self._last_j: int | None = None
@@ -230,20 +195,17 @@ class HoldEngine:
         self._last_valid_pos = -1
         self._finished = False
 
-        self.zero_n = 0.0
-        self._zero_acquired = False
-        self._rest_vals = np.empty(0)
-        self._rest_last = -10
+        self._zero = ZeroTracker(p, self.bins.zero_window)
         self._scan_floor = 0
         self._prev_end = -1
         self._hold: _HoldState | None = None
         # a hold ended at max_hold_s: its exit rules still run (no events), and no new hold
         # starts until they fire (the force has left that level)
         self._capped: _HoldState | None = None
-        self._tol = _TolState()
+        self._tol: ToleranceTracker | None = None
+        self._tol_for: float | None = None
 
         self.holds: list[Hold] = []
-        self.over_tolerance: list[OverTolerance] = []
         self._out: list[tuple[int, int, Event]] = []
 
     # ------------------------------------------------------------------ public API
@@ -253,7 +215,15 @@ class HoldEngine:
 
     @property
     def over_tolerance_active(self) -> bool:
-        return self._tol.active
+        return self._tol is not None and self._tol.active
+
+    @property
+    def over_tolerance(self) -> list[OverTolerance]:
+        return self._tol.episodes if self._tol is not None else []
+
+    @property
+    def zero_n(self) -> float:
+        return self._zero.zero_n
 
     @property
     def sample_count(self) -> int:
@@ -283,13 +253,16 @@ class HoldEngine:
         at = self._pos - 1
         if self._hold is not None:
             self._end_hold(self._last_valid_pos, "end_of_data", at)
-        if self._tol.active:
-            self._end_tol(at)
+        if self.over_tolerance_active:
+            self._emit(at, self._tol.end(self._time(at)))
         return self._drain()
 
     # ------------------------------------------------------------------ helpers
     def _time(self, pos: int) -> float:
         return self._binner.t0 + float(self._buf.at("j", pos)) * self.dt  # bin centre
+
+    def _times(self, p0: int, p1: int) -> np.ndarray:
+        return self._binner.t0 + self._buf.get("j", p0, p1).astype(np.float64) * self.dt
 
     def _emit(self, pos: int, event: Event) -> None:
         self._out.append((pos, _RANK[event.kind], event))
@@ -304,7 +277,7 @@ class HoldEngine:
 
     def _smooth(self, p0: int, p1: int, lo: int, hi: int) -> np.ndarray:
         """Centred moving average of xf over positions [p0, p1), using data only in [lo, hi)."""
-        h = self._h
+        h = self.bins.edge_half
         lo = max(lo, self._buf.base)
         a, b = max(p0 - h, lo), min(p1 + h, hi)
         seg = self._buf.get("xf", a, b)
@@ -323,7 +296,7 @@ class HoldEngine:
             gaps[0] = 0
         else:
             gaps = np.diff(jb, prepend=prev) - 1
-        long_gap = gaps > self._max_gap
+        long_gap = gaps > self.bins.max_gap
         if prev is None:
             long_gap[0] = True  # the very first bin starts a segment
         breaks = np.flatnonzero(long_gap)
@@ -379,7 +352,7 @@ class HoldEngine:
         for b0 in range(p, q, _BLOCK):
             b1 = min(q, b0 + _BLOCK)
             zero_changes: list[tuple[int, float]] = []
-            zero_at_b0 = self.zero_n
+            zero_at_b0 = self._zero.zero_n
             k = b0
             while k < b1:
                 if self._hold is not None:
@@ -396,21 +369,22 @@ class HoldEngine:
         if self._hold is not None:
             self._end_hold(self._last_valid_pos, "gap", at_pos)
         self._capped = None
-        if self._tol.active:
-            self._end_tol(self._last_valid_pos, emit_pos=at_pos)
+        if self.over_tolerance_active:
+            self._emit(at_pos, self._tol.end(self._time(self._last_valid_pos)))
 
     def _trim(self) -> None:
-        keep = self._pos - self._keep
+        b = self.bins
+        keep = self._pos - b.keep
         if self._hold is not None:
-            keep = min(keep, self._hold.start - self._ramp - 4 * self._h - 2)
+            keep = min(keep, self._hold.start - b.ramp_lookback - 4 * b.edge_half - 2)
         if self._capped is not None:
-            keep = min(keep, self._pos - self._capped_keep)
+            keep = min(keep, self._pos - b.capped_keep)
         self._buf.trim(max(keep, self._buf.base))
 
     # ------------------------------------------------------------------ IDLE
     def _scan_idle(self, k: int, q: int, zero_changes) -> int:
         p = self.params
-        W = self._W
+        W = self.bins.settle
         lo = max(k, self._scan_floor + W - 1, self._seg_start + W - 1)
         if lo >= q:
             return q
@@ -423,26 +397,13 @@ class HoldEngine:
             rmax = win.max(axis=1)
             rmin = win.min(axis=1)
         mid = 0.5 * (rmax + rmin)
-        z = self.zero_n
+        z = self._zero.zero_n
         band = np.maximum(p.settle_band_pct / 100.0 * np.abs(mid - z), p.settle_band_n)
         settled = (rmax - rmin) <= band
-        if self._zero_acquired:
-            rest = settled & (mid - z < p.rest_band_n)
-            cand = settled & (mid - z >= p.min_hold_level_n)
-        else:
-            rest = settled & (np.abs(mid) <= p.max_zero_offset_n)
-            cand = settled & (mid > p.max_zero_offset_n) & (mid >= p.min_hold_level_n)
+        rest, cand = self._zero.classify(mid, settled)
         ci = int(np.argmax(cand)) if cand.any() else -1
         lim = ci if ci >= 0 else mid.size
-        rp = np.flatnonzero(rest[:lim])
-        if rp.size:
-            brk = np.flatnonzero(np.diff(rp) != 1)
-            rs = int(rp[brk[-1] + 1]) if brk.size else int(rp[0])
-            vals = mid[rs : int(rp[-1]) + 1]
-            if rs == 0 and self._rest_last == lo - 1:
-                vals = np.concatenate((self._rest_vals, vals))
-            self._rest_vals = vals[-self._zero_bins :].copy()
-            self._rest_last = lo + int(rp[-1])
+        self._zero.observe(lo, rest[:lim], mid[:lim])
         if ci < 0:
             return q
         c = lo + ci
@@ -451,19 +412,17 @@ class HoldEngine:
 
     def _start_hold(self, c: int, zero_changes) -> None:
         p = self.params
-        W = self._W
-        if self._rest_vals.size:
-            self.zero_n = float(np.median(self._rest_vals))
-            self._zero_acquired = True
-            self._rest_vals = np.empty(0)
-            zero_changes.append((c, self.zero_n))
-        z = self.zero_n
+        b = self.bins
+        W = b.settle
+        if self._zero.commit():
+            zero_changes.append((c, self._zero.zero_n))
+        z = self._zero.zero_n
         level0 = float(np.median(self._buf.get("xf", c - W + 1, c + 1)))
         if level0 - z < p.min_hold_level_n:
             return
         # refine the start: first point after the last one outside the band around level0,
         # looking back from the start of the settle window.
-        a = max(c - self._ramp, self._seg_start, self._prev_end + 1, self._buf.base + self._h)
+        a = max(c - b.ramp_lookback, self._seg_start, self._prev_end + 1, self._buf.base + b.edge_half)
         w0 = c - W + 1
         xs = self._smooth(a, c + 1, self._seg_start, c + 1)
         resid = xs[w0 - a :] - level0
@@ -476,20 +435,21 @@ class HoldEngine:
         else:
             start = a
             truncated = a == self._seg_start
-        hs = _HoldState(kd=c, start=start, level0=level0, zero=z, truncated=truncated, prev_end=self._prev_end)
+        hs = _HoldState(detected=c, start=start, level0=level0, zero=z, truncated=truncated,
+                        prev_end=self._prev_end)
         hs.exc_lastfalse = c
         hs.drift_lastfalse = c
-        hs.ref_pos = start + self._Wd - 1
+        hs.ref_pos = start + b.drift_window - 1
         if hs.ref_pos <= c:
             hs.ref = self._ref_level(start)
-        steps = (c + 1 - start + self._progress - 1) // self._progress
-        hs.next_progress = start + max(1, steps) * self._progress
-        hs.cap = max(start + self._max_hold, c + 1)
+        steps = (c + 1 - start + b.progress - 1) // b.progress
+        hs.next_progress = start + max(1, steps) * b.progress
+        hs.cap = max(start + b.max_hold, c + 1)
         self._hold = hs
         self._emit(c, HoldStarted(time_s=self._time(c), start_s=self._time(start), level_N=level0 - z))
 
     def _ref_level(self, start: int) -> float:
-        x = self._buf.get("x", start, start + self._Wd)
+        x = self._buf.get("x", start, start + self.bins.drift_window)
         v = x[np.isfinite(x)]
         if v.size:
             return float(v.mean())
@@ -497,16 +457,16 @@ class HoldEngine:
 
     # ------------------------------------------------------------------ HOLD
     def _exit(self, h: _HoldState, k: int, q: int) -> _ExitTest:
-        """Excursion / motion test over [k, q) against the level 2 s (``_D``) earlier."""
+        """Excursion / motion test over [k, q) against the level ``exit_lookback`` earlier."""
         p = self.params
         ks = np.arange(k, q)
-        anc = np.maximum(ks - self._D, h.kd)
+        anc = np.maximum(ks - self.bins.exit_lookback, h.detected)
         A = self._buf.s[anc - self._buf.base]
         sk = self._buf.get("s", k, q)
         thr = np.maximum(p.exit_pct / 100.0 * np.abs(A - h.zero), p.exit_n)
         exc = np.abs(sk - A) > thr
         lf = np.maximum.accumulate(np.where(exc, h.exc_lastfalse, ks))
-        hits = np.flatnonzero(ks - lf >= self._confirm)
+        hits = np.flatnonzero(ks - lf >= self.bins.correction)
         e_i = int(hits[0]) if hits.size else -1
         e0 = int(lf[e_i]) + 1 if e_i >= 0 else -1
         m_i, m0 = self._motion(h, k, q)
@@ -519,22 +479,25 @@ class HoldEngine:
         would have ended it fire (release, step, motion); then scanning resumes."""
         h = self._capped
         t = self._exit(h, k, q)
-        if t.e_i < 0:
-            h.exc_lastfalse = int(t.lf[-1])
+        if t.confirmed < 0:
+            h.exc_lastfalse = int(t.last_calm[-1])
             return q
         self._capped = None
-        self._scan_floor = max(self._scan_floor, t.e0)
-        return k + t.e_i + 1
+        self._scan_floor = max(self._scan_floor, t.change_start)
+        return k + t.confirmed + 1
 
     def _run_hold(self, k: int, q: int) -> int:
         p = self.params
+        b = self.bins
         h = self._hold
         z = h.zero
         # the hold is ended at h.cap unless a change ends it first: decide up to h.cap only
         capping = h.cap < q
         if capping:
             q = h.cap + 1
-        ks, A, sk, exc, lf, e_i, e0 = self._exit(h, k, q)
+        test = self._exit(h, k, q)
+        ks, A, sk, exc = test.positions, test.anchor_n, test.smooth_n, test.excursion
+        e_i = test.confirmed
         lim = e_i + 1 if e_i >= 0 else ks.size
         if capping and e_i < 0:
             lim -= 1  # nothing of the hold is reported at the bin where it is ended
@@ -553,7 +516,7 @@ class HoldEngine:
             cond = (ks >= h.ref_pos) & (np.abs(sk - h.ref) >= p.drift_limit_pct / 100.0 * abs(refn)) & ~exc & recent
             dlf = np.maximum.accumulate(np.where(cond, h.drift_lastfalse, ks))
             drun = ks - dlf
-            wh = np.flatnonzero(drun[:lim] >= self._dconfirm) if lim > 0 else np.empty(0, dtype=np.int64)
+            wh = np.flatnonzero(drun[:lim] >= b.drift_confirm) if lim > 0 else np.empty(0, dtype=np.int64)
             if wh.size:
                 w = k + int(wh[0])
                 lvl = float(self._buf.at("s", w)) - z
@@ -566,15 +529,15 @@ class HoldEngine:
         # progress
         while h.next_progress < k + lim:
             self._progress_event(h.next_progress)
-            h.next_progress += self._progress
+            h.next_progress += b.progress
         if e_i < 0:
-            h.exc_lastfalse = int(lf[-1])
+            h.exc_lastfalse = int(test.last_calm[-1])
             if capping:
                 self._end_hold(h.cap, "max_duration", h.cap)
                 self._capped = h
             return q
         e1 = k + e_i
-        end = self._refine_end(e0, e1)
+        end = self._refine_end(test.change_start, e1)
         self._end_hold(end, "change", e1)
         self._scan_floor = end + 1
         return e1 + 1
@@ -583,7 +546,7 @@ class HoldEngine:
         """First index (relative to k) where the force has been off level too much of the
         motion window, and the first off-level position of that window; (-1, -1) if none."""
         p = self.params
-        kd, Wm, Wc = h.kd, self._Wm, self._Wc
+        kd, Wm, Wc = h.detected, self.bins.motion_level, self.bins.motion_window
         o0 = max(kd, k - Wc + 1)  # off flags needed from here
         m0 = max(kd, o0 - Wm + 1)  # s needed from here
         ss = self._buf.get("s", m0, q)
@@ -597,7 +560,7 @@ class HoldEngine:
         K = np.arange(k, q)
         first = np.maximum(K - Wc + 1, o0)
         count = oc[K - o0 + 1] - oc[first - o0]
-        hits = np.flatnonzero(count >= self._motion_count)
+        hits = np.flatnonzero(count >= self.bins.motion_count)
         if not hits.size:
             return -1, -1
         i = int(hits[0])
@@ -616,7 +579,7 @@ class HoldEngine:
         cv = 100.0 * float(v.std(ddof=1)) / mean if v.size > 1 and mean > 0 else 0.0
         drift = None
         if h.ref is not None and pos >= h.ref_pos:
-            xl = self._buf.get("x", max(h.start, pos + 1 - self._Wd), pos + 1)
+            xl = self._buf.get("x", max(h.start, pos + 1 - self.bins.drift_window), pos + 1)
             vl = xl[np.isfinite(xl)]
             refn = h.ref - z
             if vl.size and refn:
@@ -637,15 +600,15 @@ class HoldEngine:
         drift between the anchor and the end does not cut the hold short.
         """
         h = self._hold
-        fs = self.fs
+        b = self.bins
         start = h.start
-        lo = max(start, self._buf.base + self._h)
-        anchor = max(start, e0 - self._D)
-        s1 = min(e0 + self._h + 1, e1 + 1)
+        lo = max(start, self._buf.base + b.edge_half)
+        anchor = max(start, e0 - b.exit_lookback)
+        s1 = min(e0 + b.edge_half + 1, e1 + 1)
         if s1 - anchor < 2:
-            return max(start, e0 - int(round(0.1 * fs)))
+            return max(start, e0 - b.tenth_second)
         xs = self._smooth(anchor, s1, lo, e1 + 1)
-        half = int(round(0.25 * fs))
+        half = b.quarter_second
         w0, w1 = max(start, anchor - half), min(e0, anchor + half + 1)
         end = -1
         for _ in range(6):
@@ -659,10 +622,10 @@ class HoldEngine:
             if c == end:
                 break
             end = c
-            w0, w1 = max(start, c - int(round(1.0 * fs))), c + 1
+            w0, w1 = max(start, c - b.one_second), c + 1
         if end >= 0:
             return end
-        return max(start, e0 - int(round(0.1 * fs)))
+        return max(start, e0 - b.tenth_second)
 
     def _level_band(self, w0: int, w1: int, lo: int, hi: int) -> tuple[float, float]:
         """Plateau level (median of xf over [w0, w1)) and the edge band around it."""
@@ -684,82 +647,45 @@ class HoldEngine:
                                                start_s=t_start, end_s=t_end))
             return
         self._prev_end = end
-        hold = self._metrics(h, end, reason)
+        hold = hold_metrics(self._span(h, end, reason), self.params, self.tolerance_n, self.target_band_n)
         self.holds.append(hold)
         self._emit(emit_pos, HoldEnded(time_s=self._time(at_pos) if at_pos < self._pos else t_end, hold=hold))
 
-    def _metrics(self, h: _HoldState, end: int, reason: str) -> Hold:
-        from .metrics import hold_metrics
-
-        return hold_metrics(self, h, end, reason)
+    def _span(self, h: _HoldState, end: int, reason: str) -> HoldSpan:
+        """The data the metrics of the hold [h.start, end] are computed from."""
+        b = self.bins
+        approach = None
+        if not h.truncated:
+            a = max(h.start - b.ramp_lookback, self._seg_start, self._buf.base + b.edge_half, h.prev_end + 1)
+            if h.start - a >= 2:
+                hi = min(h.start + b.one_second, self._pos)
+                approach = Approach(time_s=self._times(a, hi),
+                                    force_n=self._smooth(a, hi, self._seg_start, hi) - h.zero,
+                                    start_index=h.start - a)
+        return HoldSpan(x=self._buf.get("x", h.start, end + 1), f=self._buf.get("f", h.start, end + 1),
+                        zero_n=h.zero, start_s=self._time(h.start), end_s=self._time(end), bin_s=self.dt,
+                        drift_window_bins=b.drift_window, ended_by=reason, truncated=h.truncated,
+                        approach=approach)
 
     # ------------------------------------------------------------------ tolerance
     def _tolerance(self, p: int, q: int, zero_at_p: float, zero_changes) -> None:
         tol = self.tolerance_n
-        prm = self.params
-        low = tol - max(prm.tolerance_hysteresis_pct / 100.0 * tol, prm.tolerance_hysteresis_n)
+        if self._tol is None or self._tol_for != tol:
+            prm = self.params
+            hyst = max(prm.tolerance_hysteresis_pct / 100.0 * tol, prm.tolerance_hysteresis_n)
+            old = self._tol
+            self._tol = ToleranceTracker(tol, hyst, self.bins.tol_release, self.bins.tol_back, self.dt)
+            if old is not None:  # the tolerance was changed: keep what was found so far
+                self._tol.episodes = old.episodes
+                self._tol.state = old.state
+            self._tol_for = tol
         zk = np.full(q - p, zero_at_p)
         for pos, zv in zero_changes:
             zk[pos - p :] = zv
-        fn = self._buf.get("f", p, q) - zk
-        st = self._tol
-        if not st.active and not (fn > tol).any():
-            return
-        xn = self._buf.get("x", p, q) - zk
-        i = 0
-        n = q - p
-        while i < n:
-            if not st.active:
-                hits = np.flatnonzero(fn[i:] > tol)
-                if not hits.size:
-                    return
-                i += int(hits[0])
-                st.active = True
-                st.start = st.last_above = st.lastnb = p + i
-                st.start_t = st.last_above_t = self._time(p + i)
-                # the raw bins that pushed the filtered force over lie up to the filter's
-                # reach before the alert (a short poke may be falling again by then), and
-                # the filtered force itself is over: the peak is never below the tolerance
-                b = max(p + i - self._tol_back, self._seg_start, self._buf.base)
-                xb = self._buf.get("x", b, p + i) - zk[i]
-                xb = xb[np.isfinite(xb)]
-                st.peak = float(xb.max()) if xb.size else -math.inf
-                st.fpeak = float(fn[i])
-                self._emit(p + i, OverToleranceStarted(time_s=self._time(p + i), level_N=float(fn[i]),
-                                                       tolerance_N=tol))
-            seg = fn[i:]
-            ks = np.arange(p + i, q)
-            lf = np.maximum.accumulate(np.where(seg < low, st.lastnb, ks))
-            run = ks - lf
-            hits = np.flatnonzero(run >= self._tol_release)
-            stop = int(hits[0]) + 1 if hits.size else seg.size
-            above = np.flatnonzero(seg[:stop] > tol)
-            if above.size:
-                st.last_above = p + i + int(above[-1])
-                st.last_above_t = self._time(st.last_above)
-            xs = xn[i : i + stop]
-            xs = xs[np.isfinite(xs)]
-            if xs.size:
-                st.peak = max(st.peak, float(xs.max()))
-            st.fpeak = max(st.fpeak, float(seg[:stop].max()))
-            if not hits.size:
-                st.lastnb = int(lf[-1])
-                return
-            i += stop
-            self._end_tol(p + i - 1)
-
-    def _end_tol(self, at_pos: int, emit_pos: int | None = None) -> None:
-        st = self._tol
-        st.active = False
-        # the raw peak; if the raw bins never reached the tolerance (only the filter's
-        # overshoot did), the filtered peak, so that peak_N >= tolerance always
-        peak = st.peak if st.peak >= self.tolerance_n else st.fpeak
-        ep = OverTolerance(start_s=st.start_t, end_s=st.last_above_t + 0.5 * self.dt,
-                           peak_N=peak if math.isfinite(peak) else float("nan"))
-        self.over_tolerance.append(ep)
-        emit_pos = at_pos if emit_pos is None else emit_pos
-        self._emit(emit_pos, OverToleranceEnded(time_s=self._time(at_pos), start_s=ep.start_s, end_s=ep.end_s,
-                                              peak_N=ep.peak_N))
+        back_from = max(p - self.bins.tol_back, self._seg_start, self._buf.base)
+        for pos, event in self._tol.update(p, self._buf.get("f", p, q), self._buf.get("x", p, q), zk,
+                                           self._times(p, q), self._buf.get("x", back_from, p), back_from):
+            self._emit(pos, event)
 
 
 def estimate_rate_hz(time_s: np.ndarray) -> float:
