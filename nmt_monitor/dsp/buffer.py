@@ -10,10 +10,12 @@ class BinBuffer:
 
     ``j`` bin index on the time grid, ``x`` bin mean (NaN where data is missing), ``xf`` the
     same with missing bins filled by the last value (what the filters see), ``s`` the 2 Hz
-    smoothed force, ``f`` the 6 Hz alert force, ``valid`` whether the bin holds data.
+    smoothed force, ``f`` the 6 Hz alert force, ``valid`` whether the bin holds data (or is
+    interpolated between samples of a slowly sampled sensor), ``z`` the zero in effect there
+    (written by the engine's state machine after the bin is appended).
     """
 
-    NAMES = ("j", "x", "xf", "s", "f", "valid")
+    NAMES = ("j", "x", "xf", "s", "f", "valid", "z")
 
     def __init__(self) -> None:
         self.base = 0
@@ -25,6 +27,7 @@ class BinBuffer:
         self.s = np.zeros(cap)
         self.f = np.zeros(cap)
         self.valid = np.zeros(cap, dtype=bool)
+        self.z = np.zeros(cap)
 
     @property
     def end(self) -> int:
@@ -58,6 +61,12 @@ class BinBuffer:
             arr[: self.n - drop] = arr[drop : self.n]
         self.n -= drop
         self.base = keep_from
+
+    def set(self, name: str, p0: int, values: np.ndarray) -> None:
+        getattr(self, name)[p0 - self.base : p0 - self.base + values.size] = values
+
+    def fill(self, name: str, p0: int, p1: int, value: float) -> None:
+        getattr(self, name)[p0 - self.base : p1 - self.base] = value
 
     def get(self, name: str, p0: int, p1: int) -> np.ndarray:
         return getattr(self, name)[p0 - self.base : p1 - self.base]

@@ -33,7 +33,7 @@ from .events import (
     OverTolerance,
 )
 from .buffer import BinBuffer
-from .filters import Binner, LowPass
+from .filters import Binner, LowPass, SampleSpacing
 from .metrics import Approach, HoldSpan, hold_metrics
 from .params import HoldParams
 from .tolerance import ToleranceTracker
@@ -82,13 +82,16 @@ class _BinCounts:
     max_gap: int  # max_gap_s: a longer run of empty bins ends a segment
     edge_half: int  # half-width of the edge smoother (edge_smooth_s)
     ramp_lookback: int  # ramp_lookback_s
-    zero_window: int  # zero_window_s
+    rest_window: int  # rest_window_s
     tol_release: int  # tolerance_release_s
     tol_back: int  # reach of the alert filter: raw bins behind an alert
     max_hold: int  # max_hold_s
     one_second: int
     quarter_second: int
     tenth_second: int
+    steady_window: int  # steady_window_s
+    steady_min: int  # steady_min_s
+    steady_confirm: int  # steady_confirm_s
 
     @classmethod
     def of(cls, p: HoldParams) -> _BinCounts:
@@ -105,20 +108,22 @@ class _BinCounts:
             drift_window=bins(p.drift_window_s), drift_confirm=bins(p.drift_confirm_s),
             progress=bins(p.progress_interval_s), max_gap=int(math.floor(p.max_gap_s * fs + 1e-9)),
             edge_half=max(1, int(round(p.edge_smooth_s * fs / 2))), ramp_lookback=bins(p.ramp_lookback_s),
-            zero_window=bins(p.zero_window_s), tol_release=bins(p.tolerance_release_s), tol_back=bins(0.15),
+            rest_window=bins(p.rest_window_s, 3), tol_release=bins(p.tolerance_release_s), tol_back=bins(0.15),
             max_hold=bins(p.max_hold_s), one_second=bins(1.0), quarter_second=bins(0.25),
-            tenth_second=bins(0.1),
+            tenth_second=bins(0.1), steady_window=bins(p.steady_window_s, 3),
+            steady_min=bins(p.steady_min_s, 3), steady_confirm=bins(p.steady_confirm_s),
         )
 
     @property
     def keep(self) -> int:
         """Bins kept behind the current position while idle (ramp look-back, windows, slack)."""
-        return self.ramp_lookback + 2 * self.settle + self.exit_lookback + 4 * self.edge_half + 8
+        return max(self.ramp_lookback + 2 * self.settle + self.exit_lookback + 4 * self.edge_half,
+                   self.rest_window) + 8
 
     @property
     def capped_keep(self) -> int:
         """Bins a capped hold still reads behind the current position (exit and motion tests)."""
-        return self.exit_lookback + self.motion_window + self.motion_level + 8
+        return max(self.exit_lookback + self.motion_window + self.motion_level, self.steady_window) + 8
 
 
 @dataclass
@@ -130,6 +135,7 @@ class _HoldState:
     ref: float | None = None  # gross level over the first drift window
     ref_pos: int = 0
     exc_lastfalse: int = 0
+    unsteady_lastfalse: int = 0
     drift_lastfalse: int = 0
     warned: bool = False
     next_progress: int = 0
@@ -185,6 +191,7 @@ class HoldEngine:
         self.bins = _BinCounts.of(p)
 
         self._binner = Binner(self.dt)
+        self._spacing = SampleSpacing(p.sampling_gap_factor, self.bins.max_gap + 1)
         self._lp_s = LowPass(p.smooth_cutoff_hz, fs)
         self._lp_f = LowPass(p.alert_cutoff_hz, fs)
         self._buf = BinBuffer()
@@ -195,7 +202,7 @@ class HoldEngine:
         self._last_valid_pos = -1
         self._finished = False
 
-        self._zero = ZeroTracker(p, self.bins.zero_window)
+        self._zero = ZeroTracker(p, self.bins.rest_window)
         self._scan_floor = 0
         self._prev_end = -1
         self._hold: _HoldState | None = None
@@ -223,6 +230,7 @@ class HoldEngine:
 
     @property
     def zero_n(self) -> float:
+        """The zero now (the sensor's reading with nothing on it, estimated from the signal)."""
         return self._zero.zero_n
 
     @property
@@ -230,7 +238,7 @@ class HoldEngine:
         return self._binner.n_samples
 
     def feed(self, time_s, force_n) -> list[Event]:
-        """Process one chunk of samples (time in s, strictly increasing; force in N)."""
+        """Process one chunk of samples (time in s, never going backwards; force in N)."""
         if self._finished:
             raise RuntimeError("HoldEngine.feed() after finish()")
         t = np.asarray(time_s, dtype=np.float64).reshape(-1)
@@ -239,7 +247,7 @@ class HoldEngine:
             raise ValueError("time_s and force_n must have the same length")
         jb, xb, cb = self._binner.push(t, f)
         if jb.size:
-            self._ingest(jb, xb)
+            self._ingest(jb, xb, cb)
         return self._drain()
 
     def finish(self) -> list[Event]:
@@ -248,7 +256,7 @@ class HoldEngine:
             return []
         jb, xb, cb = self._binner.push(np.empty(0), np.empty(0), final=True)
         if jb.size:
-            self._ingest(jb, xb)
+            self._ingest(jb, xb, cb)
         self._finished = True
         at = self._pos - 1
         if self._hold is not None:
@@ -289,13 +297,14 @@ class HoldEngine:
         return np.convolve(seg, np.full(k, 1.0 / k), mode="valid")
 
     # ------------------------------------------------------------------ ingest
-    def _ingest(self, jb: np.ndarray, xb: np.ndarray) -> None:
+    def _ingest(self, jb: np.ndarray, xb: np.ndarray, cb: np.ndarray) -> None:
         prev = self._last_j
         if prev is None:
             gaps = np.diff(jb, prepend=jb[0]) - 1
             gaps[0] = 0
         else:
             gaps = np.diff(jb, prepend=prev) - 1
+        sampling = gaps <= self._spacing.allowed_empty(gaps, cb)
         long_gap = gaps > self.bins.max_gap
         if prev is None:
             long_gap[0] = True  # the very first bin starts a segment
@@ -306,18 +315,19 @@ class HoldEngine:
         for i0, i1 in zip(bounds[:-1], bounds[1:]):
             if i0 == i1:
                 continue
-            self._segment(jb[i0:i1], xb[i0:i1], gaps[i0:i1].copy(), bool(long_gap[i0]))
+            self._segment(jb[i0:i1], xb[i0:i1], gaps[i0:i1].copy(), sampling[i0:i1], bool(long_gap[i0]))
         self._last_j = int(jb[-1])
         self._last_x = float(xb[-1])
         self._trim()
 
-    def _segment(self, jb, xb, gaps, new_segment: bool) -> None:
+    def _segment(self, jb, xb, gaps, sampling, new_segment: bool) -> None:
         if new_segment:
             gaps[0] = 0
             if self._pos > 0:
                 self._break(self._pos)
             self._seg_start = self._pos
             self._scan_floor = self._pos
+            self._zero.break_run()
             self._lp_s.reset(float(xb[0]))
             self._lp_f.reset(float(xb[0]))
             prev_x = float(xb[0])
@@ -325,16 +335,23 @@ class HoldEngine:
             prev_x = self._last_x
         n = jb.size
         if gaps.any():
+            # empty bins: within the data's own sampling interval they are interpolated
+            # between the samples around them (both known: a bin is emitted only once a later
+            # one has data) and count as data; beyond it they are missing: the filters see
+            # the last value, the metrics skip them
             reps = gaps + 1
             total = int(reps.sum())
             idx = np.repeat(np.arange(n), reps)
             first = np.cumsum(reps) - reps
             within = np.arange(total) - np.repeat(first, reps)
             j = jb[idx] - gaps[idx] + within
-            valid = within == gaps[idx]
-            prevs = np.concatenate(([prev_x], xb[:-1]))
-            xf = np.where(valid, xb[idx], prevs[idx])
-            x = np.where(valid, xb[idx], np.nan)
+            data = within == gaps[idx]
+            prevs = np.concatenate(([prev_x], xb[:-1]))[idx]
+            nexts = xb[idx]
+            interp = np.where(data, nexts, prevs + (nexts - prevs) * (within + 1) / reps[idx])
+            valid = data | sampling[idx]
+            xf = np.where(valid, interp, prevs)
+            x = np.where(valid, xf, np.nan)
         else:
             j, x, xf = jb, xb, xb
             valid = np.ones(n, dtype=bool)
@@ -351,8 +368,6 @@ class HoldEngine:
         # not O(rest of the recording); results do not depend on the block size
         for b0 in range(p, q, _BLOCK):
             b1 = min(q, b0 + _BLOCK)
-            zero_changes: list[tuple[int, float]] = []
-            zero_at_b0 = self._zero.zero_n
             k = b0
             while k < b1:
                 if self._hold is not None:
@@ -360,9 +375,9 @@ class HoldEngine:
                 elif self._capped is not None:
                     k = self._run_capped(k, b1)
                 else:
-                    k = self._scan_idle(k, b1, zero_changes)
+                    k = self._scan_idle(k, b1)
             if self.tolerance_n is not None:
-                self._tolerance(b0, b1, zero_at_b0, zero_changes)
+                self._tolerance(b0, b1)
 
     def _break(self, at_pos: int) -> None:
         """A long gap: end what is in progress at the last sample before it."""
@@ -382,44 +397,71 @@ class HoldEngine:
         self._buf.trim(max(keep, self._buf.base))
 
     # ------------------------------------------------------------------ IDLE
-    def _scan_idle(self, k: int, q: int, zero_changes) -> int:
+    def _band(self, level_net, pct: float, noise_sd_n=None):
+        """The one rule for every band (settle, exit, motion, edge; docs/metrics.md "Bands"):
+        ``pct`` % of the net level, never narrower than ``noise_band_sd`` SDs of the unloaded
+        sensor's noise in the smoothed force, nor than ``band_floor_n``."""
         p = self.params
-        W = self.bins.settle
+        noise = self._zero.noise_sd_n if noise_sd_n is None else noise_sd_n
+        floor = np.maximum(p.band_floor_n, p.noise_band_sd * self._lp_s.noise_gain * noise)
+        return np.maximum(pct / 100.0 * np.abs(level_net), floor)
+
+    def _scan_idle(self, k: int, q: int) -> int:
+        """No hold in progress: track the zero, and look for the force settling onto a plateau
+        at least ``min_hold_level_n`` above it (a hold starts there)."""
+        p = self.params
+        b = self.bins
+        W, Z = b.settle, b.rest_window
+        zeros = np.full(q - k, self._zero.zero_n)
+        noise = np.full(q - k, self._zero.noise_sd_n)
+        rest = np.zeros(q - k, dtype=bool)
+        zk = max(k, self._seg_start + Z - 1)  # positions with a whole rest window in the segment
+        plan = None
+        if zk < q:
+            plan = self._zero.plan(zk, self._buf.get("s", zk - Z + 1, q), self._buf.get("xf", zk - Z + 1, q))
+            zeros[zk - k :] = plan.zeros
+            noise[zk - k :] = plan.noise_sd
+            for i, end, follow in plan.runs:
+                if follow:
+                    rest[zk - k + i : zk - k + end] = True
+        c = -1
         lo = max(k, self._scan_floor + W - 1, self._seg_start + W - 1)
-        if lo >= q:
+        if not self._zero.acquired:
+            # nothing is known of the zero yet: a settled level may be an untared offset;
+            # wait until a whole rest window has been seen and judged (quiet: the zero)
+            lo = max(lo, zk)
+        if lo < q:
+            s = self._buf.get("s", lo - W + 1, q)
+            if s.size == W:
+                rmax = np.array([s.max()])
+                rmin = np.array([s.min()])
+            else:
+                win = sliding_window_view(s, W)
+                rmax = win.max(axis=1)
+                rmin = win.min(axis=1)
+            mid = 0.5 * (rmax + rmin)
+            z = zeros[lo - k :]
+            settled = (rmax - rmin) <= self._band(mid - z, p.settle_band_pct, noise[lo - k :])
+            cand = settled & (mid - z >= p.min_hold_level_n) & ~rest[lo - k :]
+            if cand.any():
+                c = lo + int(np.argmax(cand))
+        upto = c if c >= 0 else q
+        if plan is not None:
+            self._zero.commit(plan, upto)
+        self._buf.set("z", k, zeros[: upto - k])
+        if c < 0:
             return q
-        s = self._buf.get("s", lo - W + 1, q)
-        if s.size == W:
-            rmax = np.array([s.max()])
-            rmin = np.array([s.min()])
-        else:
-            win = sliding_window_view(s, W)
-            rmax = win.max(axis=1)
-            rmin = win.min(axis=1)
-        mid = 0.5 * (rmax + rmin)
-        z = self._zero.zero_n
-        band = np.maximum(p.settle_band_pct / 100.0 * np.abs(mid - z), p.settle_band_n)
-        settled = (rmax - rmin) <= band
-        rest, cand = self._zero.classify(mid, settled)
-        ci = int(np.argmax(cand)) if cand.any() else -1
-        lim = ci if ci >= 0 else mid.size
-        self._zero.observe(lo, rest[:lim], mid[:lim])
-        if ci < 0:
-            return q
-        c = lo + ci
-        self._start_hold(c, zero_changes)
+        self._start_hold(c)
         return c + 1
 
-    def _start_hold(self, c: int, zero_changes) -> None:
+    def _start_hold(self, c: int) -> None:
         p = self.params
         b = self.bins
         W = b.settle
-        if self._zero.commit():
-            zero_changes.append((c, self._zero.zero_n))
+        self._zero.break_run()
         z = self._zero.zero_n
+        self._buf.fill("z", c, c + 1, z)
         level0 = float(np.median(self._buf.get("xf", c - W + 1, c + 1)))
-        if level0 - z < p.min_hold_level_n:
-            return
         # refine the start: first point after the last one outside the band around level0,
         # looking back from the start of the settle window.
         a = max(c - b.ramp_lookback, self._seg_start, self._prev_end + 1, self._buf.base + b.edge_half)
@@ -427,7 +469,7 @@ class HoldEngine:
         xs = self._smooth(a, c + 1, self._seg_start, c + 1)
         resid = xs[w0 - a :] - level0
         sd = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
-        band = max(p.edge_pct / 100.0 * abs(level0 - z), 3.0 * sd, p.edge_n)
+        band = max(float(self._band(level0 - z, p.edge_pct)), 3.0 * sd)
         out = np.flatnonzero(np.abs(xs[: w0 - a + 1] - level0) > band)
         if out.size:
             start = a + int(out[-1]) + 1
@@ -438,6 +480,7 @@ class HoldEngine:
         hs = _HoldState(detected=c, start=start, level0=level0, zero=z, truncated=truncated,
                         prev_end=self._prev_end)
         hs.exc_lastfalse = c
+        hs.unsteady_lastfalse = c
         hs.drift_lastfalse = c
         hs.ref_pos = start + b.drift_window - 1
         if hs.ref_pos <= c:
@@ -463,21 +506,54 @@ class HoldEngine:
         anc = np.maximum(ks - self.bins.exit_lookback, h.detected)
         A = self._buf.s[anc - self._buf.base]
         sk = self._buf.get("s", k, q)
-        thr = np.maximum(p.exit_pct / 100.0 * np.abs(A - h.zero), p.exit_n)
-        exc = np.abs(sk - A) > thr
+        exc = np.abs(sk - A) > self._band(A - h.zero, p.exit_pct)
         lf = np.maximum.accumulate(np.where(exc, h.exc_lastfalse, ks))
         hits = np.flatnonzero(ks - lf >= self.bins.correction)
         e_i = int(hits[0]) if hits.size else -1
         e0 = int(lf[e_i]) + 1 if e_i >= 0 else -1
-        m_i, m0 = self._motion(h, k, q)
-        if m_i >= 0 and (e_i < 0 or m_i < e_i):
-            e_i, e0 = m_i, m0
+        for m_i, m0 in (self._motion(h, k, q), self._unsteady(h, k, q)):
+            if m_i >= 0 and (e_i < 0 or m_i < e_i):
+                e_i, e0 = m_i, m0
         return _ExitTest(ks, A, sk, exc, lf, e_i, e0)
+
+    def _unsteady(self, h: _HoldState, k: int, q: int) -> tuple[int, int]:
+        """First index (relative to k) where the smoothed force has scattered around its own
+        straight line over the trailing steady window by more than ``max_unsteady_cv_pct`` of
+        its level for ``steady_confirm_s`` on end (a resting hand, not a hold; a release, a step
+        or a stroke is confirmed first by the other tests), and where that began; (-1, -1) if none.
+        Updates ``h.unsteady_lastfalse`` (the run carried across calls)."""
+        b = self.bins
+        kd = h.detected
+        first = max(k, kd + b.steady_min - 1)
+        if first >= q:
+            h.unsteady_lastfalse = q - 1
+            return -1, -1
+        m0 = max(kd, first - b.steady_window + 1)
+        y = self._buf.get("s", m0, q) - h.zero
+        i = np.arange(y.size, dtype=np.float64)
+        c = [np.concatenate(([0.0], np.cumsum(v))) for v in (y, y * y, i * y, i, i * i)]
+        P = np.arange(first, q) - m0 + 1  # window ends (exclusive), relative to m0
+        L = np.minimum(P - (kd - m0), b.steady_window)
+        A = P - L
+        sy, syy, siy, si, sii = (cc[P] - cc[A] for cc in c)
+        var_i = sii - si * si / L
+        cov = siy - si * sy / L
+        resid = np.maximum(syy - sy * sy / L - cov * cov / np.maximum(var_i, 1e-12), 0.0)
+        cv = 100.0 * np.sqrt(resid / np.maximum(L - 2, 1)) / np.maximum(np.abs(sy / L), 1e-9)
+        ks = np.arange(first, q)
+        lf = np.maximum.accumulate(np.where(cv > self.params.max_unsteady_cv_pct, h.unsteady_lastfalse, ks))
+        h.unsteady_lastfalse = int(lf[-1])
+        hits = np.flatnonzero(ks - lf >= b.steady_confirm)
+        if not hits.size:
+            return -1, -1
+        j = int(hits[0])
+        return first - k + j, int(lf[j]) + 1
 
     def _run_capped(self, k: int, q: int) -> int:
         """After a hold was ended at max_hold_s: wait, silently, until the same rules that
         would have ended it fire (release, step, motion); then scanning resumes."""
         h = self._capped
+        self._buf.fill("z", k, q, h.zero)
         t = self._exit(h, k, q)
         if t.confirmed < 0:
             h.exc_lastfalse = int(t.last_calm[-1])
@@ -495,6 +571,7 @@ class HoldEngine:
         capping = h.cap < q
         if capping:
             q = h.cap + 1
+        self._buf.fill("z", k, q, z)
         test = self._exit(h, k, q)
         ks, A, sk, exc = test.positions, test.anchor_n, test.smooth_n, test.excursion
         e_i = test.confirmed
@@ -512,7 +589,7 @@ class HoldEngine:
             # drift, not a change under way: beyond the limit from the reference, no
             # excursion, and not reached within the last exit_lookback_s alone (a step
             # ramped over 1-2 s passes the limit before its excursion is confirmed)
-            recent = np.abs(sk - A) < np.maximum(p.drift_limit_pct / 100.0 * np.abs(A - z), p.exit_n)
+            recent = np.abs(sk - A) < self._band(A - z, p.drift_limit_pct)
             cond = (ks >= h.ref_pos) & (np.abs(sk - h.ref) >= p.drift_limit_pct / 100.0 * abs(refn)) & ~exc & recent
             dlf = np.maximum.accumulate(np.where(cond, h.drift_lastfalse, ks))
             drun = ks - dlf
@@ -555,7 +632,7 @@ class HoldEngine:
         lo = np.maximum(P - Wm + 1, kd)
         mean = (cs[P - m0 + 1] - cs[lo - m0]) / (P - lo + 1)
         sp = ss[o0 - m0 :]
-        off = np.abs(sp - mean) > np.maximum(p.motion_pct / 100.0 * np.abs(mean - h.zero), p.exit_n)
+        off = np.abs(sp - mean) > self._band(mean - h.zero, p.motion_pct)
         oc = np.concatenate(([0], np.cumsum(off)))
         K = np.arange(k, q)
         first = np.maximum(K - Wc + 1, o0)
@@ -633,7 +710,7 @@ class HoldEngine:
         level = float(np.median(self._buf.get("xf", w0, w1)))
         resid = self._smooth(w0, w1, lo, hi) - level
         sd = 1.4826 * float(np.median(np.abs(resid - np.median(resid)))) if resid.size > 2 else 0.0
-        band = max(p.edge_pct / 100.0 * abs(level - self._hold.zero), 3.0 * sd, p.edge_n)
+        band = max(float(self._band(level - self._hold.zero, p.edge_pct)), 3.0 * sd)
         return level, band
 
     def _end_hold(self, end: int, reason: str, at_pos: int, emit_pos: int | None = None) -> None:
@@ -649,6 +726,7 @@ class HoldEngine:
         self._prev_end = end
         hold = hold_metrics(self._span(h, end, reason), self.params, self.tolerance_n, self.target_band_n)
         self.holds.append(hold)
+        self._zero.hold_ended(hold.level_end_N)
         self._emit(emit_pos, HoldEnded(time_s=self._time(at_pos) if at_pos < self._pos else t_end, hold=hold))
 
     def _span(self, h: _HoldState, end: int, reason: str) -> HoldSpan:
@@ -668,7 +746,7 @@ class HoldEngine:
                         approach=approach)
 
     # ------------------------------------------------------------------ tolerance
-    def _tolerance(self, p: int, q: int, zero_at_p: float, zero_changes) -> None:
+    def _tolerance(self, p: int, q: int) -> None:
         tol = self.tolerance_n
         if self._tol is None or self._tol_for != tol:
             prm = self.params
@@ -679,27 +757,33 @@ class HoldEngine:
                 self._tol.episodes = old.episodes
                 self._tol.state = old.state
             self._tol_for = tol
-        zk = np.full(q - p, zero_at_p)
-        for pos, zv in zero_changes:
-            zk[pos - p :] = zv
         back_from = max(p - self.bins.tol_back, self._seg_start, self._buf.base)
-        for pos, event in self._tol.update(p, self._buf.get("f", p, q), self._buf.get("x", p, q), zk,
-                                           self._times(p, q), self._buf.get("x", back_from, p), back_from):
+        for pos, event in self._tol.update(p, self._buf.get("f", p, q), self._buf.get("x", p, q),
+                                           self._buf.get("z", p, q), self._times(p, q),
+                                           self._buf.get("x", back_from, p), back_from):
             self._emit(pos, event)
 
 
 def estimate_rate_hz(time_s: np.ndarray) -> float:
-    """Typical sample rate: 1 / median interval (gaps do not bias it)."""
+    """Typical sample rate: samples per second of data, gaps left out.
+
+    Not 1 / median interval: a host logger stamps several readings of one USB burst alike,
+    so the median interval may be 0 (and the median positive one the burst period).
+    An interval is a gap when it exceeds ten typical ones (and 0.1 s).
+    """
     t = np.asarray(time_s, dtype=np.float64)
     if t.size < 2:
         return float("nan")
-    if t.size > 200_000:  # median over evenly spread blocks is plenty and 20x cheaper
+    if t.size > 200_000:  # evenly spread blocks are plenty and 20x cheaper
         step = t.size // 50
         d = np.concatenate([np.diff(t[i : i + 2000]) for i in range(0, t.size - 2000, step)])
     else:
         d = np.diff(t)
     med = float(np.median(d))
-    return 1.0 / med if med > 0 else float("nan")
+    typical = med if med > 0 else float(np.mean(d))
+    keep = d <= max(10.0 * typical, 0.1)
+    span = float(d[keep].sum())
+    return float(np.count_nonzero(keep)) / span if span > 0 else float("nan")
 
 
 def analyze_holds(

@@ -119,7 +119,7 @@ def ramp_metrics(approach: Approach, level_net: float, params: HoldParams):
         return None, None, None, None
     pre = xs[: start + 1]
     level = level_net
-    band = max(p.edge_pct / 100.0 * abs(level), p.edge_n)
+    band = max(p.edge_pct / 100.0 * abs(level), p.band_floor_n)
     outside = np.flatnonzero(np.abs(pre - level) > band)
     if not outside.size:
         return None, None, None, None
@@ -133,7 +133,7 @@ def ramp_metrics(approach: Approach, level_net: float, params: HoldParams):
     i_far = i0 + int(np.argmin(seg * d))
     origin = float(pre[i_far])
     delta = level - origin
-    if abs(delta) < max(p.edge_n, 0.1 * abs(level), p.min_hold_level_n):
+    if abs(delta) < max(0.1 * abs(level), p.min_hold_level_n):
         return None, None, None, None
     frac = (pre - origin) / delta
     tail = frac[i_far:]

@@ -46,35 +46,47 @@ class HoldParams:
     #: Gaps (no samples) up to this long are bridged (filters hold the last value, the bins
     #: count for nothing in the metrics); a longer gap ends a hold and restarts the filters.
     max_gap_s: float = 1.0
+    #: An interval between samples up to this many times the data's own typical interval is
+    #: sampling, not missing data (a 10 Hz gauge leaves four of five 20 ms bins empty):
+    #: those bins are interpolated and count in the metrics.
+    sampling_gap_factor: float = 2.5
 
     # -- settling onto a plateau --------------------------------------------------------------
     #: The smoothed force must stay within a band over this window to count as settled.
     settle_window_s: float = 0.5
-    #: Width of that band, relative to the level ...
+    #: Width of that band, relative to the level (above the zero).
     settle_band_pct: float = 5.0
-    #: ... and never narrower than this (noise floor of a quiet sensor, ~1 N noise smoothed).
-    settle_band_n: float = 1.0
 
-    # -- zero (rest) level ------------------------------------------------------------------
-    #: A settled level within this of the zero level is rest; rest updates the zero level.
-    rest_band_n: float = 1.0
-    #: Before any rest is seen, a settled level within +-this of 0 N is taken as rest
-    #: (an untared sensor); so the first hold must be above this.
-    max_zero_offset_n: float = 5.0
-    #: The zero level is the median of the last rest stretch, at most this long.
-    zero_window_s: float = 5.0
+    # -- bands near the noise: one rule for every band ----------------------------------------
+    #: Every band (settle, exit, motion, edge) is relative to the level; near zero it is never
+    #: narrower than this many SDs of the sensor's own noise in the smoothed force (measured on
+    #: the unloaded sensor) ...
+    noise_band_sd: float = 6.0
+    #: ... nor than this (a 3 N face/jaw hold: 5 % is 0.15 N; a fixed 0.5-1 N floor would be
+    #: 15-30 % of it and swallow slow ramps, releases and 33 % steps).
+    band_floor_n: float = 0.05
+
+    # -- zero (rest) level: docs/metrics.md "Zero" ---------------------------------------------
+    #: The zero is learnt from windows of this length in which the force is quiet ...
+    rest_window_s: float = 1.5
+    #: ... moving less than this (an unloaded cell shows electronic noise only, tens of mN; a
+    #: resting hand wanders 0.3-1 N with breathing; a 3 N hold with a CV of 1.7-5 % 0.1-0.4 N).
+    quiet_range_n: float = 0.12
+    #: Before any zero is known, a quiet level within +-this of 0 N is the zero: a load
+    #: cell's zero balance is up to +-10 % of full scale (+-20 N on a 200 N cell); pass 10 %
+    #: of the sensor's full scale when it is known.
+    max_zero_offset_n: float = 20.0
 
     # -- what ends a hold ------------------------------------------------------------------
     #: The smoothed force is compared with its own value this long ago (within the hold) ...
     exit_lookback_s: float = 2.0
-    #: ... a change beyond this fraction of the level (and beyond exit_n) is an excursion ...
+    #: ... a change beyond this fraction of the level is an excursion ...
     exit_pct: float = 20.0
-    exit_n: float = 1.0
     #: ... and an excursion lasting longer than this ends the hold (a brief correction,
     #: design.md: < 0.5 s and < 20 %, does not).
     max_correction_s: float = 0.6
     #: Motion (a gliding stroke, rocking): the smoothed force is "off level" when it is more
-    #: than motion_pct (and exit_n) from its mean over the last motion_level_s; when it has
+    #: than motion_pct from its mean over the last motion_level_s; when it has
     #: been off level for motion_fraction of the last motion_window_s, the force is not
     #: quasi-static and the hold ends. Brief corrections (< 0.5 s each) stay far below that;
     #: periodic strokes of any rate reach it (a fixed look-back alone is blind to strokes
@@ -83,12 +95,22 @@ class HoldParams:
     motion_level_s: float = 2.0
     motion_window_s: float = 3.0
     motion_fraction: float = 0.5
+    #: Steadiness: deliberate pressure is steady (CV of a held force 1.7-5 %, more at light
+    #: forces), a hand resting on the sensor is not (it wanders with breathing, CV 10-20 %
+    #: over 5 s). When the smoothed force over the last steady_window_s (at least
+    #: steady_min_s into the hold) varies around its own straight line by more than
+    #: max_unsteady_cv_pct of its level for steady_confirm_s, the force is not being held and
+    #: the hold ends (a release, a step or a stroke is confirmed sooner by the rules above).
+    steady_window_s: float = 5.0
+    steady_min_s: float = 2.5
+    max_unsteady_cv_pct: float = 7.0
+    steady_confirm_s: float = 1.2
 
     # -- where exactly a hold starts and ends -------------------------------------------------
     #: Start (end) is the first (last) point of the lightly smoothed force within a band
-    #: around the plateau level: edge_pct of the level, 3 noise SDs, at least edge_n.
+    #: around the plateau level: edge_pct of the level, or 3 SDs of the plateau's own
+    #: fluctuation, whichever is wider.
     edge_pct: float = 3.0
-    edge_n: float = 0.5
     #: Centred moving average used for the edges and the ramp (not causal: runs on the
     #: buffered past only).
     edge_smooth_s: float = 0.1
