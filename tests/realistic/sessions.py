@@ -285,7 +285,7 @@ class Therapist:
             self.rest_mode = "hand"
         n_holds = 0
         tare_after = int(rng.integers(1, 3)) if sc.tare != "none" else -1
-        while s.t < target - 30.0 or n_holds == 0:
+        while s.t < max(target - 30.0, 50.0) or n_holds == 0:
             for kind, p in sc.nonhold:
                 if rng.random() < p:
                     self.nonhold_bout(kind)
