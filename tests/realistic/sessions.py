@@ -58,6 +58,7 @@ class Script:
     sd_rel: tuple = (0.015, 0.035)
     cv_rest: tuple = (0.10, 0.16)
     tare: str = "none"                      # "none", "lifted", "hand", "either"
+    min_episodes: int = 0                   # draw again with fewer planned over-tolerance episodes
 
 
 def _choice(rng, pairs):
@@ -303,6 +304,8 @@ class Therapist:
                 self.rest_gap()
         self.to_lifted()
         s.lift(float(rng.uniform(2.0, 5.0)))
+        if len(s.ot_windows) < sc.min_episodes:
+            raise InvalidSession("too few over-tolerance episodes for this condition")
         if not 60.0 <= s.t <= 240.0:
             raise InvalidSession(f"session of {s.t:.0f} s (sessions last 1-4 min)")
         if self.tol_mode == "far":
@@ -609,7 +612,7 @@ def over_tolerance(seed: int):
     """Episodes above the client's tolerance for 0.3-5 s (approach overshoots, excursions within
     a hold, pokes) and near misses that stay below it."""
     sc = replace(BASE, levels_n=(10.0, 60.0), tolerance=(("episodes", 1.0),), p_ot_event=0.5, p_near_miss=0.3,
-                 rest=(("lift", 0.7), ("hand", 0.3)))
+                 rest=(("lift", 0.7), ("hand", 0.3)), min_episodes=2)
     return run_condition("over_tolerance", seed, sc, TARED, "own")
 
 
