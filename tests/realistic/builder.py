@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .blocks import (FS, SETTLE_FRAC, breathing, design_drift_pct, exp_drift, force_sd, hann_bump, minjerk,
-                     moving_average, pink_noise, tremor)
+from .blocks import (FS, SETTLE_FRAC, band_noise, breathing, design_drift_pct, exp_drift, force_sd, hann_bump,
+                     minjerk, moving_average, pink_noise, tremor)
 
 
 class InvalidSession(Exception):
@@ -306,7 +306,6 @@ class Session:
             seconds = float(self.rng.uniform(6.0, 15.0))
             m = self._samples(seconds)
             f_c = float(self.rng.uniform(0.4, 1.2))
-            from .blocks import band_noise
             mod = band_noise(m, self.fs, self.rng, f_c, bw=0.6)
             depth = float(self.rng.uniform(0.3, 0.5))
             env = np.minimum(1.0, np.minimum(np.arange(m), np.arange(m)[::-1]) / (0.8 * self.fs))
@@ -328,7 +327,6 @@ class Session:
                 self._append(np.maximum(r + (lv - r) * win * (1.0 + 0.25 * mod), 0.0), self.a_n)
                 self._append(np.full(self._samples(float(self.rng.uniform(0.3, 1.0))), r), 0.0 if r == 0 else self._rest_a(r))
         self.value = r
-        self._p[-1][-1] = r
         self.other.append({"kind": "glide_continuous" if continuous else "glide", "start_s": t0, "end_s": self.t})
 
     # ---------------------------------------------------------------- render

@@ -447,13 +447,12 @@ def _to_file_time(x: float, tmap) -> float:
 
 
 def build_truth(rendered, condition, seed, attempt, unit, tmap, zero_info, inst_meta, tolerance_n, extra=None) -> dict:
-    def conv(items, keys=("start_s", "end_s")):
+    def conv(items):
         out = []
         for it in items:
             d = dict(it)
-            for k in list(d):
-                if k.endswith("_s") and k not in ("duration_s",) and isinstance(d[k], float) and k in (
-                        "start_s", "end_s", "ramp_start_s", "release_start_s", "time_s"):
+            for k in ("start_s", "end_s", "ramp_start_s", "release_start_s", "time_s"):
+                if k in d:
                     d[k] = _to_file_time(d[k], tmap)
             if "corrections" in d:
                 d["corrections"] = [dict(c, time_s=_to_file_time(c["time_s"], tmap)) for c in d["corrections"]]
