@@ -60,10 +60,11 @@ class _ExitTest(NamedTuple):
     positions: np.ndarray  # bin positions k..q-1
     anchor_n: np.ndarray  # the 2 Hz force exit_lookback earlier (not before the hold was seen)
     smooth_n: np.ndarray  # the 2 Hz force at the positions
-    excursion: np.ndarray  # off the anchor by more than the exit threshold
-    last_calm: np.ndarray  # running: last position not in an excursion
+    excursion: np.ndarray  # inside an excursion (off the level before it by more than exit_pct)
+    excursion_state: tuple[int, float]  # (start, level before it) of one still open at q, or (-1, 0)
     confirmed: int  # index (relative to k) where a release/step/motion is confirmed, or -1
     change_start: int  # position where that change began, or -1
+    unloaded: bool = False  # the change is the force found quiet at the unloaded level
 
 
 @dataclass(frozen=True)
@@ -83,15 +84,14 @@ class _BinCounts:
     edge_half: int  # half-width of the edge smoother (edge_smooth_s)
     ramp_lookback: int  # ramp_lookback_s
     rest_window: int  # rest_window_s
+    rest_confirm: int  # rest_confirm_s
     tol_release: int  # tolerance_release_s
     tol_back: int  # reach of the alert filter: raw bins behind an alert
     max_hold: int  # max_hold_s
     one_second: int
     quarter_second: int
     tenth_second: int
-    steady_window: int  # steady_window_s
-    steady_min: int  # steady_min_s
-    steady_confirm: int  # steady_confirm_s
+    step_confirm: int  # step_confirm_s: a change to a new level (not a release) lasts this
 
     @classmethod
     def of(cls, p: HoldParams) -> _BinCounts:
@@ -108,10 +108,9 @@ class _BinCounts:
             drift_window=bins(p.drift_window_s), drift_confirm=bins(p.drift_confirm_s),
             progress=bins(p.progress_interval_s), max_gap=int(math.floor(p.max_gap_s * fs + 1e-9)),
             edge_half=max(1, int(round(p.edge_smooth_s * fs / 2))), ramp_lookback=bins(p.ramp_lookback_s),
-            rest_window=bins(p.rest_window_s, 3), tol_release=bins(p.tolerance_release_s), tol_back=bins(0.15),
+            rest_window=bins(p.rest_window_s, 3), rest_confirm=bins(p.rest_confirm_s), tol_release=bins(p.tolerance_release_s), tol_back=bins(0.15),
             max_hold=bins(p.max_hold_s), one_second=bins(1.0), quarter_second=bins(0.25),
-            tenth_second=bins(0.1), steady_window=bins(p.steady_window_s, 3),
-            steady_min=bins(p.steady_min_s, 3), steady_confirm=bins(p.steady_confirm_s),
+            tenth_second=bins(0.1), step_confirm=bins(p.step_confirm_s),
         )
 
     @property
@@ -123,7 +122,7 @@ class _BinCounts:
     @property
     def capped_keep(self) -> int:
         """Bins a capped hold still reads behind the current position (exit and motion tests)."""
-        return max(self.exit_lookback + self.motion_window + self.motion_level, self.steady_window) + 8
+        return self.exit_lookback + self.motion_window + self.motion_level + 8
 
 
 @dataclass
@@ -134,8 +133,9 @@ class _HoldState:
     zero: float
     ref: float | None = None  # gross level over the first drift window
     ref_pos: int = 0
-    exc_lastfalse: int = 0
-    unsteady_lastfalse: int = 0
+    exc_start: int = -1  # position where the excursion under way began (-1: none)
+    exc_anchor: float = 0.0  # the level (gross) before it
+    quiet_lastfalse: int = 0
     drift_lastfalse: int = 0
     warned: bool = False
     next_progress: int = 0
@@ -202,9 +202,12 @@ class HoldEngine:
         self._last_valid_pos = -1
         self._finished = False
 
-        self._zero = ZeroTracker(p, self.bins.rest_window)
+        self._zero = ZeroTracker(p, self.bins.rest_window, self.bins.rest_confirm)
         self._scan_floor = 0
         self._prev_end = -1
+        # after a hold: its level, and the lowest the (net, smoothed) force has been since
+        self._landing_from_n: float | None = None
+        self._landing_low_n = math.inf
         self._hold: _HoldState | None = None
         # a hold ended at max_hold_s: its exit rules still run (no events), and no new hold
         # starts until they fire (the force has left that level)
@@ -421,7 +424,7 @@ class HoldEngine:
             plan = self._zero.plan(zk, self._buf.get("s", zk - Z + 1, q), self._buf.get("xf", zk - Z + 1, q))
             zeros[zk - k :] = plan.zeros
             noise[zk - k :] = plan.noise_sd
-            for i, end, follow in plan.runs:
+            for i, end, _start, _judge, follow in plan.runs:
                 if follow:
                     rest[zk - k + i : zk - k + end] = True
         c = -1
@@ -441,11 +444,23 @@ class HoldEngine:
                 rmin = win.min(axis=1)
             mid = 0.5 * (rmax + rmin)
             z = zeros[lo - k :]
-            settled = (rmax - rmin) <= self._band(mid - z, p.settle_band_pct, noise[lo - k :])
-            cand = settled & (mid - z >= p.min_hold_level_n) & ~rest[lo - k :]
+            net = mid - z
+            settled = (rmax - rmin) <= self._band(net, p.settle_band_pct, noise[lo - k :])
+            cand = settled & (net >= p.min_hold_level_n) & ~rest[lo - k :]
+            if self._landing_from_n is not None:
+                # after a release: a plateau of a few N the force fell onto, below half of the
+                # hold it left, is the hand resting on the sensor, not a new hold; a new hold
+                # is approached from below (the force had gone under half of it since)
+                low = np.minimum.accumulate(np.concatenate(([self._landing_low_n], s[W - 1 :] - z)))[1:]
+                landed = ((net < min(0.5 * self._landing_from_n, p.resting_contact_max_n))
+                          & (low >= 0.5 * net))
+                cand &= ~landed
             if cand.any():
                 c = lo + int(np.argmax(cand))
         upto = c if c >= 0 else q
+        if self._landing_from_n is not None and upto > lo:
+            sl = self._buf.get("s", lo, upto) - zeros[lo - k : upto - k]
+            self._landing_low_n = min(self._landing_low_n, float(sl.min()))
         if plan is not None:
             self._zero.commit(plan, upto)
         self._buf.set("z", k, zeros[: upto - k])
@@ -479,8 +494,7 @@ class HoldEngine:
             truncated = a == self._seg_start
         hs = _HoldState(detected=c, start=start, level0=level0, zero=z, truncated=truncated,
                         prev_end=self._prev_end)
-        hs.exc_lastfalse = c
-        hs.unsteady_lastfalse = c
+        hs.quiet_lastfalse = c
         hs.drift_lastfalse = c
         hs.ref_pos = start + b.drift_window - 1
         if hs.ref_pos <= c:
@@ -506,48 +520,71 @@ class HoldEngine:
         anc = np.maximum(ks - self.bins.exit_lookback, h.detected)
         A = self._buf.s[anc - self._buf.base]
         sk = self._buf.get("s", k, q)
-        exc = np.abs(sk - A) > self._band(A - h.zero, p.exit_pct)
-        lf = np.maximum.accumulate(np.where(exc, h.exc_lastfalse, ks))
-        hits = np.flatnonzero(ks - lf >= self.bins.correction)
-        e_i = int(hits[0]) if hits.size else -1
-        e0 = int(lf[e_i]) + 1 if e_i >= 0 else -1
-        for m_i, m0 in (self._motion(h, k, q), self._unsteady(h, k, q)):
+        exc, e_i, e0, state = self._excursion(h, k, A, sk)
+        unloaded = False
+        for rule, (m_i, m0) in enumerate((self._motion(h, k, q), self._unloaded(h, k, q))):
             if m_i >= 0 and (e_i < 0 or m_i < e_i):
-                e_i, e0 = m_i, m0
-        return _ExitTest(ks, A, sk, exc, lf, e_i, e0)
+                e_i, e0, unloaded = m_i, m0, rule == 1
+        return _ExitTest(ks, A, sk, exc, state, e_i, e0, unloaded)
 
-    def _unsteady(self, h: _HoldState, k: int, q: int) -> tuple[int, int]:
-        """First index (relative to k) where the smoothed force has scattered around its own
-        straight line over the trailing steady window by more than ``max_unsteady_cv_pct`` of
-        its level for ``steady_confirm_s`` on end (a resting hand, not a hold; a release, a step
-        or a stroke is confirmed first by the other tests), and where that began; (-1, -1) if none.
-        Updates ``h.unsteady_lastfalse`` (the run carried across calls)."""
+    def _excursion(self, h: _HoldState, k: int, A: np.ndarray, sk: np.ndarray):
+        """Excursions over bins [k, k + len(sk)): the smoothed force leaving the level it had
+        ``exit_lookback_s`` earlier by more than ``exit_pct``; from then on it is judged against
+        that level (fixed). A release (below ``release_pct`` of it) is confirmed after
+        ``max_correction_s``; a change to a new level once it has lasted ``step_confirm_s``;
+        coming back within the band first makes it a correction.
+
+        Returns (inside-excursion mask, index of the confirmation or -1, the position where
+        that excursion began or -1, (start, level) of an excursion still open at the end)."""
+        p = self.params
         b = self.bins
-        kd = h.detected
-        first = max(k, kd + b.steady_min - 1)
+        n = sk.size
+        mask = np.zeros(n, dtype=bool)
+        start, anchor = h.exc_start, h.exc_anchor
+        i = 0
+        while i < n:
+            if start < 0:
+                out = np.abs(sk[i:] - A[i:]) > self._band(A[i:] - h.zero, p.exit_pct)
+                if not out.any():
+                    return mask, -1, -1, (-1, 0.0)
+                i += int(np.argmax(out))
+                start, anchor = k + i, float(A[i])
+            seg = sk[i:]
+            away = np.abs(seg - anchor) > float(self._band(anchor - h.zero, p.exit_pct))
+            back = np.flatnonzero(~away)
+            stop = int(back[0]) if back.size else seg.size
+            run = k + i + np.arange(stop) - start + 1
+            released = (seg[:stop] - h.zero) < p.release_pct / 100.0 * (anchor - h.zero)
+            hits = np.flatnonzero(((run >= b.correction) & released) | (run >= b.step_confirm))
+            mask[i : i + stop] = True
+            if hits.size:
+                return mask, i + int(hits[0]), start, (-1, 0.0)
+            if not back.size:
+                break
+            start = -1  # back within the band: a correction
+            i += stop
+        return mask, -1, -1, (start, anchor)
+
+    def _unloaded(self, h: _HoldState, k: int, q: int) -> tuple[int, int]:
+        """First index (relative to k) where the force has been quiet for ``rest_confirm_s``
+        at a level the zero tracker takes for the unloaded sensor (nothing is pressing: a
+        plateau seen before the zero was known, or the sensor's zero having wandered), and
+        where that quiet stretch began; (-1, -1) if none. Updates ``h.quiet_lastfalse``."""
+        Z = self.bins.rest_window
+        first = max(k, h.detected + Z - 1)
         if first >= q:
-            h.unsteady_lastfalse = q - 1
+            h.quiet_lastfalse = q - 1
             return -1, -1
-        m0 = max(kd, first - b.steady_window + 1)
-        y = self._buf.get("s", m0, q) - h.zero
-        i = np.arange(y.size, dtype=np.float64)
-        c = [np.concatenate(([0.0], np.cumsum(v))) for v in (y, y * y, i * y, i, i * i)]
-        P = np.arange(first, q) - m0 + 1  # window ends (exclusive), relative to m0
-        L = np.minimum(P - (kd - m0), b.steady_window)
-        A = P - L
-        sy, syy, siy, si, sii = (cc[P] - cc[A] for cc in c)
-        var_i = sii - si * si / L
-        cov = siy - si * sy / L
-        resid = np.maximum(syy - sy * sy / L - cov * cov / np.maximum(var_i, 1e-12), 0.0)
-        cv = 100.0 * np.sqrt(resid / np.maximum(L - 2, 1)) / np.maximum(np.abs(sy / L), 1e-9)
+        quiet, level, _sigma = self._zero.quiet(self._buf.get("s", first - Z + 1, q),
+                                                self._buf.get("xf", first - Z + 1, q))
         ks = np.arange(first, q)
-        lf = np.maximum.accumulate(np.where(cv > self.params.max_unsteady_cv_pct, h.unsteady_lastfalse, ks))
-        h.unsteady_lastfalse = int(lf[-1])
-        hits = np.flatnonzero(ks - lf >= b.steady_confirm)
+        lf = np.maximum.accumulate(np.where(quiet, h.quiet_lastfalse, ks))
+        h.quiet_lastfalse = int(lf[-1])
+        hits = np.flatnonzero((ks - lf >= self.bins.rest_confirm) & self._zero.is_rest(level))
         if not hits.size:
             return -1, -1
         j = int(hits[0])
-        return first - k + j, int(lf[j]) + 1
+        return first - k + j, int(lf[j]) + 1 - Z + 1
 
     def _run_capped(self, k: int, q: int) -> int:
         """After a hold was ended at max_hold_s: wait, silently, until the same rules that
@@ -556,7 +593,7 @@ class HoldEngine:
         self._buf.fill("z", k, q, h.zero)
         t = self._exit(h, k, q)
         if t.confirmed < 0:
-            h.exc_lastfalse = int(t.last_calm[-1])
+            h.exc_start, h.exc_anchor = t.excursion_state
             return q
         self._capped = None
         self._scan_floor = max(self._scan_floor, t.change_start)
@@ -608,13 +645,16 @@ class HoldEngine:
             self._progress_event(h.next_progress)
             h.next_progress += b.progress
         if e_i < 0:
-            h.exc_lastfalse = int(test.last_calm[-1])
+            h.exc_start, h.exc_anchor = test.excursion_state
             if capping:
                 self._end_hold(h.cap, "max_duration", h.cap)
                 self._capped = h
             return q
         e1 = k + e_i
-        end = self._refine_end(test.change_start, e1)
+        if test.unloaded:  # nothing was pressing since change_start: the hold ends there
+            end = max(h.start, test.change_start - 1)
+        else:
+            end = self._refine_end(test.change_start, e1)
         self._end_hold(end, "change", e1)
         self._scan_floor = end + 1
         return e1 + 1
@@ -727,6 +767,8 @@ class HoldEngine:
         hold = hold_metrics(self._span(h, end, reason), self.params, self.tolerance_n, self.target_band_n)
         self.holds.append(hold)
         self._zero.hold_ended(hold.level_end_N)
+        self._landing_from_n = hold.level_end_N if math.isfinite(hold.level_end_N) else None
+        self._landing_low_n = math.inf
         self._emit(emit_pos, HoldEnded(time_s=self._time(at_pos) if at_pos < self._pos else t_end, hold=hold))
 
     def _span(self, h: _HoldState, end: int, reason: str) -> HoldSpan:

@@ -70,8 +70,18 @@ class HoldParams:
     #: The zero is learnt from windows of this length in which the force is quiet ...
     rest_window_s: float = 1.5
     #: ... moving less than this (an unloaded cell shows electronic noise only, tens of mN; a
-    #: resting hand wanders 0.3-1 N with breathing; a 3 N hold with a CV of 1.7-5 % 0.1-0.4 N).
+    #: resting hand wanders 0.3-1 N with breathing; a 3 N hold with a CV of 1.7-5 % 0.1-0.4 N) ...
     quiet_range_n: float = 0.12
+    #: ... for this long on end.
+    rest_confirm_s: float = 0.5
+    #: After a hold, the first quiet stretch below half of that hold's level and at most this
+    #: far above the zero is the unloaded sensor whose zero has wandered (thermal drift of the
+    #: zero: 0.2-1 N over minutes, 1-3 N between rests; a dead weight is not a wandered zero).
+    zero_wander_max_n: float = 5.0
+    #: After a release, a plateau the force fell onto that is below half of the hold it left
+    #: and below this is the hand resting on the sensor (2-4 N), not a new hold; a new light
+    #: hold is approached from below.
+    resting_contact_max_n: float = 5.0
     #: Before any zero is known, a quiet level within +-this of 0 N is the zero: a load
     #: cell's zero balance is up to +-10 % of full scale (+-20 N on a 200 N cell); pass 10 %
     #: of the sensor's full scale when it is known.
@@ -82,9 +92,14 @@ class HoldParams:
     exit_lookback_s: float = 2.0
     #: ... a change beyond this fraction of the level is an excursion ...
     exit_pct: float = 20.0
-    #: ... and an excursion lasting longer than this ends the hold (a brief correction,
-    #: design.md: < 0.5 s and < 20 %, does not).
+    #: ... and an excursion lasting longer than this ends the hold when it is a release (the
+    #: force has fallen below release_pct of the level; a brief correction, design.md: < 0.5 s
+    #: and < 20 %, does not) ...
     max_correction_s: float = 0.6
+    release_pct: float = 50.0
+    #: ... while a change to a new level ends it once it has lasted this long (a deeper dip or
+    #: bump that comes back within 1.5 s is a correction: seen in real 7 s pulls).
+    step_confirm_s: float = 1.5
     #: Motion (a gliding stroke, rocking): the smoothed force is "off level" when it is more
     #: than motion_pct from its mean over the last motion_level_s; when it has
     #: been off level for motion_fraction of the last motion_window_s, the force is not
@@ -95,16 +110,6 @@ class HoldParams:
     motion_level_s: float = 2.0
     motion_window_s: float = 3.0
     motion_fraction: float = 0.5
-    #: Steadiness: deliberate pressure is steady (CV of a held force 1.7-5 %, more at light
-    #: forces), a hand resting on the sensor is not (it wanders with breathing, CV 10-20 %
-    #: over 5 s). When the smoothed force over the last steady_window_s (at least
-    #: steady_min_s into the hold) varies around its own straight line by more than
-    #: max_unsteady_cv_pct of its level for steady_confirm_s, the force is not being held and
-    #: the hold ends (a release, a step or a stroke is confirmed sooner by the rules above).
-    steady_window_s: float = 5.0
-    steady_min_s: float = 2.5
-    max_unsteady_cv_pct: float = 7.0
-    steady_confirm_s: float = 1.2
 
     # -- where exactly a hold starts and ends -------------------------------------------------
     #: Start (end) is the first (last) point of the lightly smoothed force within a band
