@@ -39,6 +39,11 @@ from .params import HoldParams
 from .tolerance import ToleranceTracker
 from .zero import ZeroTracker
 
+# The start's band: this many robust SDs of the plateau's own wander (or edge_pct of it).
+EDGE_SDS = 3.0
+
+_UNCHANGED = object()  # HoldEngine.configure: leave this setting as it is
+
 # Bins processed per vectorised block (about 20 s at 50 Hz).
 _BLOCK = 1024
 
@@ -92,6 +97,8 @@ class _BinCounts:
     quarter_second: int
     tenth_second: int
     step_confirm: int  # step_confirm_s: a change to a new level (not a release) lasts this
+    settle_hold: int  # the force stays in the edge band this long from the start
+    start_revision: int  # start_revision_s
 
     @classmethod
     def of(cls, p: HoldParams) -> _BinCounts:
@@ -110,7 +117,7 @@ class _BinCounts:
             edge_half=max(1, int(round(p.edge_smooth_s * fs / 2))), ramp_lookback=bins(p.ramp_lookback_s),
             rest_window=bins(p.rest_window_s, 3), rest_confirm=bins(p.rest_confirm_s), tol_release=bins(p.tolerance_release_s), tol_back=bins(0.15),
             max_hold=bins(p.max_hold_s), one_second=bins(1.0), quarter_second=bins(0.25),
-            tenth_second=bins(0.1), step_confirm=bins(p.step_confirm_s),
+            tenth_second=bins(0.1), step_confirm=bins(p.step_confirm_s), settle_hold=bins(0.3), start_revision=bins(p.start_revision_s),
         )
 
     @property
@@ -142,6 +149,7 @@ class _HoldState:
     truncated: bool = False
     prev_end: int = -1
     cap: int = 0  # position where the hold reaches max_hold_s and is ended
+    revised: bool = False  # the start has been decided again (``HoldEngine._revise_start``)
 
 
 @dataclass
@@ -202,7 +210,7 @@ class HoldEngine:
         self._last_valid_pos = -1
         self._finished = False
 
-        self._zero = ZeroTracker(p, self.bins.rest_window, self.bins.rest_confirm)
+        self._zero = ZeroTracker(p, self.bins.rest_window, self.bins.rest_confirm, self.dt)
         self._scan_floor = 0
         self._prev_end = -1
         # after a hold: its level, and the lowest the (net, smoothed) force has been since
@@ -239,6 +247,25 @@ class HoldEngine:
     @property
     def sample_count(self) -> int:
         return self._binner.n_samples
+
+    def configure(self, *, tolerance_n=_UNCHANGED, target_band_n=_UNCHANGED, target_hold_s=_UNCHANGED) -> list[Event]:
+        """Change the client's limits during a session; they apply to every bin completed
+        from now on (the open bin included). An over-tolerance episode under way ends at the
+        last completed bin when the tolerance changes. Returns the events this caused.
+
+        ``analyze_holds(..., changes=...)`` replays the same changes at the same times, so a
+        recording re-analysed later gives what the live session showed."""
+        if tolerance_n is not _UNCHANGED:
+            tolerance_n = None if tolerance_n is None else float(tolerance_n)
+            if tolerance_n != self.tolerance_n:
+                if self.over_tolerance_active and self._pos > 0:
+                    self._emit(self._pos - 1, self._tol.end(self._time(self._pos - 1)))
+                self.tolerance_n = tolerance_n
+        if target_band_n is not _UNCHANGED:
+            self.target_band_n = None if target_band_n is None else (float(target_band_n[0]), float(target_band_n[1]))
+        if target_hold_s is not _UNCHANGED:
+            self.params = self.params.replace(target_hold_s=None if target_hold_s is None else float(target_hold_s))
+        return self._drain()
 
     def feed(self, time_s, force_n) -> list[Event]:
         """Process one chunk of samples (time in s, never going backwards; force in N)."""
@@ -477,33 +504,68 @@ class HoldEngine:
         z = self._zero.zero_n
         self._buf.fill("z", c, c + 1, z)
         level0 = float(np.median(self._buf.get("xf", c - W + 1, c + 1)))
-        # refine the start: first point after the last one outside the band around level0,
-        # looking back from the start of the settle window.
-        a = max(c - b.ramp_lookback, self._seg_start, self._prev_end + 1, self._buf.base + b.edge_half)
-        w0 = c - W + 1
-        xs = self._smooth(a, c + 1, self._seg_start, c + 1)
-        resid = xs[w0 - a :] - level0
-        sd = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
-        band = max(float(self._band(level0 - z, p.edge_pct)), 3.0 * sd)
-        out = np.flatnonzero(np.abs(xs[: w0 - a + 1] - level0) > band)
-        if out.size:
-            start = a + int(out[-1]) + 1
-            truncated = False
-        else:
-            start = a
-            truncated = a == self._seg_start
+        start, truncated = self._find_start(c, c - W + 1, c + 1, z)
         hs = _HoldState(detected=c, start=start, level0=level0, zero=z, truncated=truncated,
                         prev_end=self._prev_end)
-        hs.quiet_lastfalse = c
+        hs.quiet_lastfalse = c + b.rest_window - 2  # quiet runs start with the first whole window
         hs.drift_lastfalse = c
-        hs.ref_pos = start + b.drift_window - 1
-        if hs.ref_pos <= c:
-            hs.ref = self._ref_level(start)
-        steps = (c + 1 - start + b.progress - 1) // b.progress
-        hs.next_progress = start + max(1, steps) * b.progress
-        hs.cap = max(start + b.max_hold, c + 1)
+        self._set_start(hs, start, c)
         self._hold = hs
         self._emit(c, HoldStarted(time_s=self._time(c), start_s=self._time(start), level_N=level0 - z))
+
+    def _set_start(self, h: _HoldState, start: int, now: int) -> None:
+        """Make ``start`` the hold's start (decided at position ``now``): the drift reference,
+        the progress grid and the length cap follow from it."""
+        b = self.bins
+        h.start = start
+        h.ref = None
+        h.ref_pos = start + b.drift_window - 1
+        steps = (now + 1 - start + b.progress - 1) // b.progress
+        h.next_progress = start + max(1, steps) * b.progress
+        h.cap = max(start + b.max_hold, now + 1)
+
+    def _find_start(self, c: int, w0: int, w1: int, z: float) -> tuple[int, bool]:
+        """Where the approach settled onto the plateau seen over [w0, w1) (detected at c).
+
+        The plateau's level is the median of the bin means over [w0, w1), its band edge_pct of
+        it or 3 robust SDs of its own wander, whichever is wider. The approach ends at its last
+        point farther than three bands and exit_pct from the level (a bump that would not end a
+        hold is the hold's own; an overshoot beyond the band is not); the start is the first
+        point after that from which the lightly smoothed force stays inside the band for
+        ``settle_hold``. Returns (start, truncated: the data began inside the hold)."""
+        p = self.params
+        b = self.bins
+        a = max(c - b.ramp_lookback, self._seg_start, self._prev_end + 1, self._buf.base + b.edge_half)
+        level = float(np.median(self._buf.get("xf", w0, w1)))
+        xs = self._smooth(a, w1, self._seg_start, w1)
+        resid = xs[w0 - a :] - level
+        sd = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+        # a plateau wandering by more than motion_pct is not still: its band stops there
+        band = max(float(self._band(level - z, p.edge_pct)),
+                   min(EDGE_SDS * sd, p.motion_pct / 100.0 * abs(level - z)))
+        dev = np.abs(xs - level)
+        far = np.flatnonzero(dev[: c - a + 1] > max(3.0 * band, p.exit_pct / 100.0 * abs(level - z)))
+        if far.size:
+            i0 = int(far[-1]) + 1
+            outside = np.concatenate((dev[i0:] > band, [True]))
+            run_ends = np.flatnonzero(outside)
+            run_starts = np.concatenate(([0], run_ends[:-1] + 1))
+            ok = np.flatnonzero(run_ends - run_starts >= min(b.settle_hold, w1 - 1 - a - i0))
+            if ok.size:
+                return min(a + i0 + int(run_starts[ok[0]]), c), False
+        out = np.flatnonzero(dev[: w0 - a + 1] > band)
+        if out.size:
+            return min(a + int(out[-1]) + 1, c), False
+        return a, a == self._seg_start
+
+    def _revise_start(self, h: _HoldState, at: int) -> None:
+        """Once ``start_revision_s`` of the plateau has been seen after the detection (or the
+        hold ends sooner), its level and wander are known better than in the settle window:
+        the start is decided again from them (a real pull's plateau wanders by 5-10 %)."""
+        h.revised = True
+        start, truncated = self._find_start(h.detected, h.detected, at + 1, h.zero)
+        h.truncated = truncated
+        self._set_start(h, start, at)
 
     def _ref_level(self, start: int) -> float:
         x = self._buf.get("x", start, start + self.bins.drift_window)
@@ -573,7 +635,6 @@ class HoldEngine:
         Z = self.bins.rest_window
         first = max(k, h.detected + Z - 1)
         if first >= q:
-            h.quiet_lastfalse = q - 1
             return -1, -1
         quiet, level, _sigma = self._zero.quiet(self._buf.get("s", first - Z + 1, q),
                                                 self._buf.get("xf", first - Z + 1, q))
@@ -604,6 +665,12 @@ class HoldEngine:
         b = self.bins
         h = self._hold
         z = h.zero
+        if not h.revised:
+            revise_at = h.detected + b.start_revision
+            if k > revise_at:
+                self._revise_start(h, revise_at)
+            elif q > revise_at + 1:
+                q = revise_at + 1  # stop there: the start is decided again at revise_at
         # the hold is ended at h.cap unless a change ends it first: decide up to h.cap only
         capping = h.cap < q
         if capping:
@@ -740,9 +807,22 @@ class HoldEngine:
                 break
             end = c
             w0, w1 = max(start, c - b.one_second), c + 1
-        if end >= 0:
-            return end
-        return max(start, e0 - b.tenth_second)
+        if end < 0:
+            end = max(start, e0 - b.tenth_second)
+        # the change itself begins where the force last turned towards it: walk back from e0
+        # while the force keeps moving that way (a plateau that wanders by 5-10 %, as real
+        # pulls do, can leave the edge band well before the release begins)
+        j = e0 - anchor
+        if 0 < j < xs.size and w1 > w0:
+            level, band = self._level_band(w0, w1, lo, e1 + 1)
+            y = (xs[: j + 1] - xs[j]) * math.copysign(1.0, level - xs[j])  # towards the plateau
+            best = j
+            while j > 0 and y[j - 1] >= y[best] - float(self._band(level - h.zero, p_edge := self.params.edge_pct)):
+                j -= 1
+                if y[j] > y[best]:
+                    best = j
+            end = max(end, min(anchor + best, e0 - 1))
+        return end
 
     def _level_band(self, w0: int, w1: int, lo: int, hi: int) -> tuple[float, float]:
         """Plateau level (median of xf over [w0, w1)) and the edge band around it."""
@@ -755,6 +835,8 @@ class HoldEngine:
 
     def _end_hold(self, end: int, reason: str, at_pos: int, emit_pos: int | None = None) -> None:
         h = self._hold
+        if not h.revised and end > h.detected:
+            self._revise_start(h, end)
         self._hold = None
         emit_pos = at_pos if emit_pos is None else emit_pos
         t_start, t_end = self._time(h.start), self._time(end)
@@ -834,14 +916,27 @@ def analyze_holds(
     params: HoldParams | None = None,
     tolerance_n: float | None = None,
     target_band_n: tuple[float, float] | None = None,
+    changes=(),
 ) -> HoldAnalysis:
-    """Run the online engine over a whole recording (one chunk) and collect the results."""
+    """Run the online engine over a whole recording and collect the results.
+
+    ``changes``: (time_s, {"tolerance_n": ..., "target_band_n": ..., "target_hold_s": ...})
+    pairs, applied as ``HoldEngine.configure`` before the first sample at or after time_s
+    (a session whose limits were changed while it was recorded)."""
     params = params or HoldParams()
     t = np.asarray(time_s, dtype=np.float64)
     f = np.asarray(force_n, dtype=np.float64)
     eng = HoldEngine(params, tolerance_n, target_band_n)
-    events = eng.feed(t, f)
+    events: list[Event] = []
+    i = 0
+    for at_s, settings in sorted(changes, key=lambda c: c[0]):
+        j = int(np.searchsorted(t, at_s, side="left"))
+        if j > i:
+            events += eng.feed(t[i:j], f[i:j])
+            i = j
+        events += eng.configure(**settings)
+    events += eng.feed(t[i:], f[i:])
     events += eng.finish()
     return HoldAnalysis(holds=list(eng.holds), over_tolerance=list(eng.over_tolerance), events=events,
                         sample_rate_hz=estimate_rate_hz(t), tolerance_n=eng.tolerance_n,
-                        target_band_n=eng.target_band_n, params=params)
+                        target_band_n=eng.target_band_n, params=eng.params)

@@ -72,8 +72,10 @@ class HoldParams:
     #: ... moving less than this (an unloaded cell shows electronic noise only, tens of mN; a
     #: resting hand wanders 0.3-1 N with breathing; a 3 N hold with a CV of 1.7-5 % 0.1-0.4 N) ...
     quiet_range_n: float = 0.12
-    #: ... for this long on end.
+    #: ... for this long on end, with its straight line no steeper than this (thermal drift of
+    #: the zero is 0.2-1 N over minutes; a hand's slowest ramp is several N/s).
     rest_confirm_s: float = 0.5
+    zero_drift_max_n_per_s: float = 0.2
     #: After a hold, the first quiet stretch below half of that hold's level and at most this
     #: far above the zero is the unloaded sensor whose zero has wandered (thermal drift of the
     #: zero: 0.2-1 N over minutes, 1-3 N between rests; a dead weight is not a wandered zero).
@@ -99,7 +101,7 @@ class HoldParams:
     release_pct: float = 50.0
     #: ... while a change to a new level ends it once it has lasted this long (a deeper dip or
     #: bump that comes back within 1.5 s is a correction: seen in real 7 s pulls).
-    step_confirm_s: float = 1.5
+    step_confirm_s: float = 2.5
     #: Motion (a gliding stroke, rocking): the smoothed force is "off level" when it is more
     #: than motion_pct from its mean over the last motion_level_s; when it has
     #: been off level for motion_fraction of the last motion_window_s, the force is not
@@ -108,7 +110,7 @@ class HoldParams:
     #: whose period divides it).
     motion_pct: float = 10.0
     motion_level_s: float = 2.0
-    motion_window_s: float = 3.0
+    motion_window_s: float = 4.0
     motion_fraction: float = 0.5
 
     # -- where exactly a hold starts and ends -------------------------------------------------
@@ -119,6 +121,10 @@ class HoldParams:
     #: Centred moving average used for the edges and the ramp (not causal: runs on the
     #: buffered past only).
     edge_smooth_s: float = 0.1
+    #: The start is decided again once this much of the plateau has been seen after it was
+    #: detected (its level and wander are then known better than from the settle window);
+    #: ``hold_started`` carries the first estimate, ``hold_progress`` and ``hold_ended`` the final.
+    start_revision_s: float = 2.0
     #: How far back from the settle point the ramp-in is looked for.
     ramp_lookback_s: float = 5.0
 

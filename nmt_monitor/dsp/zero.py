@@ -42,8 +42,9 @@ class ZeroPlan(NamedTuple):
 class ZeroTracker:
     """The zero level, from quiet stretches of the force while no hold is in progress.
 
-    A window of ``rest_window_s`` is *quiet* when the smoothed force, less its straight line
-    (a warming cell drifts slowly), moves less than ``quiet_range_n`` over it, or less than
+    A window of ``rest_window_s`` is *quiet* when its straight line is nearly flat (no more
+    than ``zero_drift_max_n_per_s``: a warming cell drifts slowly) and the smoothed force,
+    less that line, moves less than ``quiet_range_n`` over it, or less than
     twice the white noise of the window's own bins predicts (a noisy sensor is still
     unloaded; a hand's 1/f fluctuation moves the smoothed force several times more than its
     bin-to-bin scatter predicts). A run of quiet windows that has lasted ``rest_confirm_s``
@@ -59,8 +60,9 @@ class ZeroTracker:
     rest with only a jump between (a tare: no hand moves that fast) is rest at any level.
     """
 
-    def __init__(self, params: HoldParams, window_bins: int, confirm_bins: int) -> None:
+    def __init__(self, params: HoldParams, window_bins: int, confirm_bins: int, bin_s: float) -> None:
         self.params = params
+        self.bin_s = bin_s
         self.window = window_bins
         self.confirm = confirm_bins
         self.zero_n = 0.0
@@ -117,6 +119,8 @@ class ZeroTracker:
         level = np.median(win, axis=1)
         sigma = SIGMA_PER_MEDIAN_ABS_DIFF * np.median(sliding_window_view(np.abs(np.diff(xf)), w - 1), axis=1)
         quiet = rng <= np.maximum(self.params.quiet_range_n, QUIET_RANGE_PER_SIGMA * sigma)
+        # and its straight line is flat: a warming cell drifts by well under 0.2 N/s
+        quiet &= np.abs(slope) * (w - 1) <= self.params.zero_drift_max_n_per_s * (w - 1) * self.bin_s
         return quiet, level, sigma
 
     def plan(self, lo: int, s: np.ndarray, xf: np.ndarray) -> ZeroPlan:
