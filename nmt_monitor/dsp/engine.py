@@ -481,6 +481,9 @@ class HoldEngine:
                 low = np.minimum.accumulate(np.concatenate(([self._landing_low_n], s[W - 1 :] - z)))[1:]
                 landed = ((net < min(0.5 * self._landing_from_n, p.resting_contact_max_n))
                           & (low >= 0.5 * net))
+                # a steady few N after a hold ten times as heavy is a limb or a strap resting
+                # on the sensor between efforts, however it got there
+                landed |= net < min(0.1 * self._landing_from_n, 2.0 * p.resting_contact_max_n)
                 cand &= ~landed
             if cand.any():
                 c = lo + int(np.argmax(cand))
@@ -637,7 +640,8 @@ class HoldEngine:
         if first >= q:
             return -1, -1
         quiet, level, _sigma = self._zero.quiet(self._buf.get("s", first - Z + 1, q),
-                                                self._buf.get("xf", first - Z + 1, q))
+                                                self._buf.get("xf", first - Z + 1, q),
+                                                first_zero=not self._zero.acquired)
         ks = np.arange(first, q)
         lf = np.maximum.accumulate(np.where(quiet, h.quiet_lastfalse, ks))
         h.quiet_lastfalse = int(lf[-1])

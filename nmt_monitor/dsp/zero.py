@@ -106,10 +106,15 @@ class ZeroTracker:
         """Could a quiet stretch at this level (or these levels) be the unloaded sensor?"""
         return self._is_rest(level, self.zero_n, self.acquired, self.released_from_n)
 
-    def quiet(self, s: np.ndarray, xf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def quiet(self, s: np.ndarray, xf: np.ndarray, first_zero: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For each window of ``window`` bins (ending at window-1, window, ...): quiet?, its
         level (median of the smoothed force: exact whatever the chunking) and the white
-        noise SD of its bins (from the median absolute bin-to-bin difference)."""
+        noise SD of its bins (from the median absolute bin-to-bin difference).
+
+        ``first_zero``: no zero is known yet, so a steady level (within ``settle_band_pct`` of
+        itself, on a flat line) counts as quiet too: the first level the force settles at
+        within +-``max_zero_offset_n`` is the baseline (the real rest of an untared sensor may
+        be a strap or a limb resting on it, steady but not electronically quiet)."""
         w = self.window
         win = sliding_window_view(s, w)
         i = np.arange(w) - 0.5 * (w - 1)
@@ -118,10 +123,13 @@ class ZeroTracker:
         rng = resid.max(axis=1) - resid.min(axis=1)
         level = np.median(win, axis=1)
         sigma = SIGMA_PER_MEDIAN_ABS_DIFF * np.median(sliding_window_view(np.abs(np.diff(xf)), w - 1), axis=1)
-        quiet = rng <= np.maximum(self.params.quiet_range_n, QUIET_RANGE_PER_SIGMA * sigma)
+        p = self.params
+        limit = np.maximum(p.quiet_range_n, QUIET_RANGE_PER_SIGMA * sigma)
+        if first_zero:
+            limit = np.maximum(limit, p.settle_band_pct / 100.0 * np.abs(level))
         # and its straight line is flat: a warming cell drifts by well under 0.2 N/s
-        quiet &= np.abs(slope) * (w - 1) <= self.params.zero_drift_max_n_per_s * (w - 1) * self.bin_s
-        return quiet, level, sigma
+        flat = np.abs(slope) <= p.zero_drift_max_n_per_s * self.bin_s
+        return (rng <= limit) & flat, level, sigma
 
     def plan(self, lo: int, s: np.ndarray, xf: np.ndarray) -> ZeroPlan:
         """The zero at positions lo, lo+1, ... given the smoothed force ``s`` and the filled
@@ -134,8 +142,10 @@ class ZeroTracker:
         zeros = np.full(n, self.zero_n)
         noise = np.full(n, self.noise_sd_n)
         quiet, level, sigma = self.quiet(s, xf)
-        runs: list[tuple[int, int, int, int, bool]] = []
         zero, acquired, released = self.zero_n, self.acquired, self.released_from_n
+        if not acquired:
+            quiet = quiet | self.quiet(s, xf, first_zero=True)[0]
+        runs: list[tuple[int, int, int, int, bool]] = []
         last_rest_end = self._last_rest_end
         # walk the quiet runs (a handful per block): Python per run, NumPy per bin
         qi = np.flatnonzero(quiet)
@@ -165,10 +175,12 @@ class ZeroTracker:
                 zeros[end:] = level[end - 1]
                 noise[f0:end] = sigma[f0:end]
                 noise[end:] = sigma[end - 1]
+                if not acquired:  # from now on, only electronically quiet stretches count
+                    quiet[end:] = self.quiet(s, xf)[0][end:]
                 zero, acquired = float(level[end - 1]), True
                 last_rest_end = lo + end - 1
             runs.append((i, end, start, judge if 0 <= judge < end else -1, follow))
-            qi = qi[qi >= end]
+            qi = end + np.flatnonzero(quiet[end:])
         return ZeroPlan(lo, zeros, noise, runs)
 
     def commit(self, plan: ZeroPlan, upto: int) -> None:
