@@ -99,6 +99,7 @@ class _BinCounts:
     step_confirm: int  # step_confirm_s: a change to a new level (not a release) lasts this
     settle_hold: int  # the force stays in the edge band this long from the start
     start_revision: int  # start_revision_s
+    zero_track_grid: int  # one zero-track point per this many bins of a rest
 
     @classmethod
     def of(cls, p: HoldParams) -> _BinCounts:
@@ -117,7 +118,7 @@ class _BinCounts:
             edge_half=max(1, int(round(p.edge_smooth_s * fs / 2))), ramp_lookback=bins(p.ramp_lookback_s),
             rest_window=bins(p.rest_window_s, 3), rest_confirm=bins(p.rest_confirm_s), tol_release=bins(p.tolerance_release_s), tol_back=bins(0.15),
             max_hold=bins(p.max_hold_s), one_second=bins(1.0), quarter_second=bins(0.25),
-            tenth_second=bins(0.1), step_confirm=bins(p.step_confirm_s), settle_hold=bins(0.3), start_revision=bins(p.start_revision_s),
+            tenth_second=bins(0.1), step_confirm=bins(p.step_confirm_s), settle_hold=bins(0.3), start_revision=bins(p.start_revision_s), zero_track_grid=bins(1.0),
         )
 
     @property
@@ -163,6 +164,8 @@ class HoldAnalysis:
     tolerance_n: float | None = None
     target_band_n: tuple[float, float] | None = None
     params: HoldParams = field(default_factory=HoldParams)
+    #: (time_s, zero_N): where the zero was learnt or moved (``HoldEngine.zero_track``)
+    zero_track: list = field(default_factory=list)
 
     def to_dict(self, source: str | None = None) -> dict:
         """The ``analyze --json`` object of design.md (plus a few documented extra fields)."""
@@ -224,6 +227,8 @@ class HoldEngine:
         self._tol_for: float | None = None
 
         self.holds: list[Hold] = []
+        #: (time_s, zero_N) where the zero was learnt or moved: the session's zero track
+        self.zero_track: list[tuple[float, float]] = []
         self._out: list[tuple[int, int, Event]] = []
 
     # ------------------------------------------------------------------ public API
@@ -451,15 +456,16 @@ class HoldEngine:
             plan = self._zero.plan(zk, self._buf.get("s", zk - Z + 1, q), self._buf.get("xf", zk - Z + 1, q))
             zeros[zk - k :] = plan.zeros
             noise[zk - k :] = plan.noise_sd
-            for i, end, _start, _judge, follow in plan.runs:
-                if follow:
-                    rest[zk - k + i : zk - k + end] = True
+            for i, end, _start, judge, follow in plan.runs:
+                # rest, or quiet and not judged yet (no hold starts there: it may be the zero)
+                stop = end if follow else {-2: i, -1: end}.get(judge, judge)
+                rest[zk - k + i : zk - k + stop] = True
         c = -1
         lo = max(k, self._scan_floor + W - 1, self._seg_start + W - 1)
         if not self._zero.acquired:
             # nothing is known of the zero yet: a settled level may be an untared offset;
-            # wait until a whole rest window has been seen and judged (quiet: the zero)
-            lo = max(lo, zk)
+            # wait until a first rest could have been judged (quiet or steady: the zero)
+            lo = max(lo, self._seg_start + Z - 1 + b.rest_confirm - 1)
         if lo < q:
             s = self._buf.get("s", lo - W + 1, q)
             if s.size == W:
@@ -492,7 +498,8 @@ class HoldEngine:
             sl = self._buf.get("s", lo, upto) - zeros[lo - k : upto - k]
             self._landing_low_n = min(self._landing_low_n, float(sl.min()))
         if plan is not None:
-            self._zero.commit(plan, upto)
+            self.zero_track.extend((self._time(pos), zero)
+                                   for pos, zero in self._zero.commit(plan, upto, b.zero_track_grid))
         self._buf.set("z", k, zeros[: upto - k])
         if c < 0:
             return q
@@ -530,8 +537,8 @@ class HoldEngine:
     def _find_start(self, c: int, w0: int, w1: int, z: float) -> tuple[int, bool]:
         """Where the approach settled onto the plateau seen over [w0, w1) (detected at c).
 
-        The plateau's level is the median of the bin means over [w0, w1), its band edge_pct of
-        it or 3 robust SDs of its own wander, whichever is wider. The approach ends at its last
+        The plateau's level is the median of the bin means over [w0, w1), its band edge_pct
+        of it or 3 robust SDs of its own wander, whichever is wider (but not beyond motion_pct). The approach ends at its last
         point farther than three bands and exit_pct from the level (a bump that would not end a
         hold is the hold's own; an overshoot beyond the band is not); the start is the first
         point after that from which the lightly smoothed force stays inside the band for
@@ -567,8 +574,9 @@ class HoldEngine:
         the start is decided again from them (a real pull's plateau wanders by 5-10 %)."""
         h.revised = True
         start, truncated = self._find_start(h.detected, h.detected, at + 1, h.zero)
-        h.truncated = truncated
-        self._set_start(h, start, at)
+        if start < h.start:  # only earlier: a plateau that drifts from its first second on
+            h.truncated = truncated  # would otherwise seem to start late
+            self._set_start(h, start, at)
 
     def _ref_level(self, start: int) -> float:
         x = self._buf.get("x", start, start + self.bins.drift_window)
@@ -711,10 +719,24 @@ class HoldEngine:
                                            level_N=lvl, reference_N=refn))
             elif lim > 0:
                 h.drift_lastfalse = int(dlf[lim - 1])
-        # progress
-        while h.next_progress < k + lim:
-            self._progress_event(h.next_progress)
-            h.next_progress += b.progress
+        # progress: on the grid, and at once when an excursion begins or comes back (figures
+        # frozen where it began while it lasts)
+        if lim > 0:
+            inside = exc[:lim]
+            prev_open = h.exc_start >= 0
+            edges = np.flatnonzero(np.diff(np.concatenate(([prev_open], inside)).astype(np.int8)))
+            starts = np.where(inside, 0, -1)
+            if inside.any():
+                # the position each excursion began at, for every bin inside one
+                first = np.where(inside & ~np.concatenate(([prev_open], inside[:-1])), ks[:lim], -1)
+                if prev_open and inside[0]:
+                    first[0] = h.exc_start
+                starts = np.where(inside, np.maximum.accumulate(first), -1)
+            due = set(range(h.next_progress, k + lim, b.progress)) | {k + int(i) for i in edges}
+            for pos in sorted(due):
+                self._progress_event(pos, int(starts[pos - k]))
+            while h.next_progress < k + lim:
+                h.next_progress += b.progress
         if e_i < 0:
             h.exc_start, h.exc_anchor = test.excursion_state
             if capping:
@@ -756,26 +778,31 @@ class HoldEngine:
         e0 = o0 + w0 + int(np.argmax(off[w0 : K[i] - o0 + 1]))
         return i, e0
 
-    def _progress_event(self, pos: int) -> None:
+    def _progress_event(self, pos: int, excursion_start: int = -1) -> None:
+        """A hold_progress at ``pos``; with an excursion under way since ``excursion_start``,
+        the figures are frozen where the hold would end if it is the release (the suspected
+        end, found as ``hold_ended`` will find it, from the data so far)."""
         h = self._hold
         z = h.zero
-        x = self._buf.get("x", h.start, pos + 1)
+        upto = pos if excursion_start < 0 else max(h.start, self._refine_end(excursion_start, pos))
+        x = self._buf.get("x", h.start, upto + 1)
         v = x[np.isfinite(x)] - z
         if not v.size:
             return
         mean = float(v.mean())
         cv = 100.0 * float(v.std(ddof=1)) / mean if v.size > 1 and mean > 0 else 0.0
         drift = None
-        if h.ref is not None and pos >= h.ref_pos:
-            xl = self._buf.get("x", max(h.start, pos + 1 - self.bins.drift_window), pos + 1)
+        if h.ref is not None and upto >= h.ref_pos:
+            xl = self._buf.get("x", max(h.start, upto + 1 - self.bins.drift_window), upto + 1)
             vl = xl[np.isfinite(xl)]
             refn = h.ref - z
             if vl.size and refn:
                 drift = 100.0 * (float(vl.mean()) - h.ref) / refn
         self._emit(pos, HoldProgress(time_s=self._time(pos), start_s=self._time(h.start),
-                                     elapsed_s=self._time(pos) - self._time(h.start),
-                                     level_N=float(self._buf.at("s", pos)) - z,
-                                     mean_N=mean, cv_pct=cv, drift_pct=drift))
+                                     elapsed_s=self._time(upto) - self._time(h.start),
+                                     level_N=float(self._buf.at("s", upto)) - z,
+                                     mean_N=mean, cv_pct=cv, drift_pct=drift,
+                                     suspect_end_s=None if excursion_start < 0 else self._time(upto)))
 
     def _refine_end(self, e0: int, e1: int) -> int:
         """Last point of the plateau before the excursion that started at e0 (confirmed at e1).
@@ -943,4 +970,4 @@ def analyze_holds(
     events += eng.finish()
     return HoldAnalysis(holds=list(eng.holds), over_tolerance=list(eng.over_tolerance), events=events,
                         sample_rate_hz=estimate_rate_hz(t), tolerance_n=eng.tolerance_n,
-                        target_band_n=eng.target_band_n, params=eng.params)
+                        target_band_n=eng.target_band_n, params=eng.params, zero_track=list(eng.zero_track))

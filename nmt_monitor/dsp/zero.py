@@ -31,7 +31,7 @@ QUIET_RANGE_PER_SIGMA = 2.0
 class ZeroPlan(NamedTuple):
     """What ``ZeroTracker.plan`` found over positions lo, lo+1, ...: the zero and the
     unloaded sensor's noise SD in effect at each, and the quiet runs: (first, end, start
-    position of the run, index where it was judged or -1, rest?)."""
+    position of the run, index where it was judged, -1 if not yet, -2 if before, rest?)."""
 
     lo: int
     zeros: np.ndarray
@@ -179,13 +179,19 @@ class ZeroTracker:
                     quiet[end:] = self.quiet(s, xf)[0][end:]
                 zero, acquired = float(level[end - 1]), True
                 last_rest_end = lo + end - 1
-            runs.append((i, end, start, judge if 0 <= judge < end else -1, follow))
+            runs.append((i, end, start, -2 if judged else (judge if 0 <= judge < end else -1), follow))
             qi = end + np.flatnonzero(quiet[end:])
         return ZeroPlan(lo, zeros, noise, runs)
 
-    def commit(self, plan: ZeroPlan, upto: int) -> None:
-        """Make ``plan`` the state for the positions before ``upto``."""
+    def commit(self, plan: ZeroPlan, upto: int, grid: int = 25) -> list[tuple[int, float]]:
+        """Make ``plan`` the state for the positions before ``upto``. Returns the zero track
+        points this adds, (position, zero): where a rest began to be followed, every ``grid``
+        positions of it, and where it ended (the same points whatever the chunking)."""
+        points: list[tuple[int, float]] = []
         stop = min(plan.zeros.size, upto - plan.lo)
+        continues = bool(plan.runs) and plan.runs[0][0] == 0 and stop > 0
+        if self._following and self._run_last == plan.lo - 1 and not continues:
+            points.append((plan.lo - 1, self.zero_n))  # the rest followed so far ended there
         for i, end, start, judge, follow in plan.runs:
             if i >= stop:
                 break
@@ -197,9 +203,17 @@ class ZeroTracker:
                 self.released_from_n = None  # the first run judged after a hold
             self._following = follow and self._run_judged
             if self._following:
+                f0 = judge if 0 <= judge < e else i
+                marks = set(range(-(-(plan.lo + f0) // grid) * grid, plan.lo + e, grid))
+                if 0 <= judge < e:
+                    marks.add(plan.lo + judge)
+                if e < plan.zeros.size:
+                    marks.add(plan.lo + e - 1)  # the rest ended (or a hold starts)
+                points.extend((pos, float(plan.zeros[pos - plan.lo])) for pos in sorted(marks))
                 self.zero_n = float(plan.zeros[e - 1])
                 self.noise_sd_n = float(plan.noise_sd[e - 1])
                 self.acquired = True
                 self._last_rest_end = plan.lo + e - 1
             self._run_start = start
             self._run_last = plan.lo + e - 1
+        return points

@@ -443,9 +443,12 @@ class SessionModel:
             if kind == "hold_started":
                 self.last_hold_drifted = False
                 self.hold = {"start_s": ev.start_s, "level_n": ev.level_N, "cv_pct": None,
-                             "drift_pct": None, "drift_alert": False}
+                             "drift_pct": None, "drift_alert": False, "suspect_end_s": None}
             elif kind == "hold_progress" and self.hold is not None:
-                self.hold.update(level_n=ev.level_N, cv_pct=ev.cv_pct, drift_pct=ev.drift_pct)
+                # the start may have been decided again; while the force is away from the
+                # hold's level the figures (and the timer) stay where the hold would end
+                self.hold.update(start_s=ev.start_s, level_n=ev.level_N, cv_pct=ev.cv_pct,
+                                 drift_pct=ev.drift_pct, suspect_end_s=ev.suspect_end_s)
             elif kind == "drift_warning":
                 if self.hold is not None:
                     self.hold.update(drift_alert=True, drift_pct=ev.drift_pct)
@@ -586,7 +589,8 @@ class SessionModel:
             hold = None
             if self.hold is not None:
                 h = self.hold
-                hold = HoldView(h["start_s"], max(0.0, now - h["start_s"]), h["level_n"], h["cv_pct"],
+                until = now if h["suspect_end_s"] is None else min(now, h["suspect_end_s"])
+                hold = HoldView(h["start_s"], max(0.0, until - h["start_s"]), h["level_n"], h["cv_pct"],
                                 h["drift_pct"], h["drift_alert"])
             rec = self.recorder
             recording = RecordingView(
