@@ -325,22 +325,59 @@ def _name(item) -> str:
     return str(item[0] if isinstance(item, tuple) else item)
 
 
+@dataclass
+class Skipped:
+    """A file a batch could not use (``map_files(..., skip_errors=True)``): its name and why,
+    in one line that names the file."""
+
+    source: str
+    message: str
+
+
+def _skipped(item, exc: BaseException) -> Skipped:
+    from nmt_monitor.errors import UserError
+
+    name = _name(item)
+    if isinstance(exc, UserError):
+        message = str(exc)
+    else:  # a bug or an exhausted resource: still one line, and the batch goes on
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        message = f"cannot be used (unexpected {type(exc).__name__}{': ' + lines[0] if lines else ''})"
+    if name not in message:
+        message = f"{name}: {message}"
+    return Skipped(name, " ".join(message.split("\n")))
+
+
 def map_files(fn: Callable[[str], object], items: Sequence, *, jobs: int | None = None,
-              progress: Progress | None = None) -> list:
+              progress: Progress | None = None, skip_errors: bool = False) -> list:
     """``[fn(x) for x in items]`` in ``jobs`` worker processes (None: one per CPU; 1: in this
     process). Results come back in input order; the first exception is raised (pending work is
-    cancelled). ``fn`` must be picklable (a module-level function or a dataclass instance)."""
+    cancelled). ``fn`` must be picklable (a module-level function or a dataclass instance).
+
+    ``skip_errors``: an item whose ``fn`` raises gives a ``Skipped`` (file and one-line reason)
+    in its place and the others go on; exceptions with a true ``fatal`` attribute (e.g. the
+    report's disk is full) still stop everything."""
     items = list(items)
     jobs = default_jobs(len(items)) if jobs is None else max(1, min(int(jobs), max(1, len(items))))
     out: list = [None] * len(items)
+
+    def failed(i: int, exc: BaseException) -> None:
+        if not skip_errors or not isinstance(exc, Exception) or getattr(exc, "fatal", False):
+            raise exc
+        out[i] = _skipped(items[i], exc)
+
     try:
         if jobs == 1 or len(items) <= 1:
             for i, x in enumerate(items):
-                out[i] = fn(x)
+                try:
+                    out[i] = fn(x)
+                except Exception as exc:  # noqa: BLE001 - see failed()
+                    failed(i, exc)
                 if progress:
                     progress.update(1, _name(x))
             return out
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
 
         with ProcessPoolExecutor(max_workers=jobs) as ex:
             futures = {ex.submit(fn, x): i for i, x in enumerate(items)}
@@ -348,13 +385,24 @@ def map_files(fn: Callable[[str], object], items: Sequence, *, jobs: int | None 
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
+                    i = futures[fut]
                     exc = fut.exception()
-                    if exc is not None:
+                    if isinstance(exc, BrokenProcessPool):
+                        from nmt_monitor.errors import UserError
+
                         for p in pending:
                             p.cancel()
-                        raise exc
-                    i = futures[fut]
-                    out[i] = fut.result()
+                        raise UserError(f"a worker process died (out of memory?) near {_name(items[i])}; "
+                                        "try --jobs 1") from None
+                    if exc is not None:
+                        try:
+                            failed(i, exc)
+                        except BaseException:
+                            for p in pending:
+                                p.cancel()
+                            raise
+                    else:
+                        out[i] = fut.result()
                     if progress:
                         progress.update(1, _name(items[i]))
         return out

@@ -9,6 +9,7 @@ import math
 import sys
 
 from nmt_monitor.commands.argtypes import force_band_n, force_n, positive_number, worker_count
+from nmt_monitor.commands.batch import BATCH_EXIT_CODES, report_skipped
 from nmt_monitor.errors import UserError
 
 HELP = "find holds, drift and over-tolerance in recordings (.h5 sessions, .csv)"
@@ -27,8 +28,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=(
             "Find the sustained static holds in force recordings and report their metrics "
             "(docs/metrics.md), drift and over-tolerance episodes. CSV files need a header "
-            "time_s,force_N (or force_kgf / force_lbf); time need not be uniform."
+            "time_s,force_N (or force_kgf / force_lbf); time need not be uniform. "
+            "A file that cannot be read is named on stderr (one line) and skipped; the others are analysed."
         ),
+        epilog=BATCH_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="recordings (.h5 sessions, .csv), or folders (searched recursively)")
@@ -71,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{f}: is a directory, not a recording")
 
     from nmt_monitor.dsp import HoldParams
-    from nmt_monitor.research import Progress, _AnalyzeJob, map_files, provenance, rows_for
+    from nmt_monitor.research import Progress, Skipped, _AnalyzeJob, map_files, provenance, rows_for
 
     changes = {}
     if args.min_hold is not None:
@@ -85,13 +89,18 @@ def run(args: argparse.Namespace) -> int:
     job = _AnalyzeJob(params, args.tolerance, args.target, hash_file=bool(args.provenance))
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     bar = Progress(len(files), "analyze ") if show and len(files) > 1 else None
-    results = map_files(job, files, jobs=args.jobs, progress=bar)
+    results = map_files(job, files, jobs=args.jobs, progress=bar, skip_errors=True)
+    skipped = [r for r in results if isinstance(r, Skipped)]
+    results = [r for r in results if not isinstance(r, Skipped)]
+    if not results:
+        return report_skipped(skipped, len(files), 0, "analysed")
     if args.provenance:
         from nmt_monitor import __version__
 
         doc = provenance(results, params, argv=sys.argv, output="csv" if args.csv else "json" if args.json else "table",
                          tolerance_override_N=args.tolerance,
-                         target_override_N=list(args.target) if args.target else None)
+                         target_override_N=list(args.target) if args.target else None,
+                         skipped=[{"source": x.source, "error": x.message} for x in skipped])
         doc["note"] = (f"nmt-monitor {__version__} analyze: engine parameters per input are the defaults "
                        "changed by the options above; tolerance and target band come from each session "
                        "file unless overridden")
@@ -104,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.json:
         objs = [r.analysis.to_dict(source=r.source) for r in results]
-        json.dump(objs[0] if len(objs) == 1 else objs, out, indent=2)
+        json.dump(objs[0] if len(files) == 1 else objs, out, indent=2)
         out.write("\n")
     elif args.csv:
         fields = _csv_fields()
@@ -118,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
             if n:
                 out.write("\n")
             out.write(_table(r))
-    return 0
+    out.flush()
+    return report_skipped(skipped, len(files), len(results), "analysed")
 
 
 def _cell(value) -> str:

@@ -7,6 +7,7 @@ import os
 import sys
 
 from nmt_monitor.commands.argtypes import worker_count
+from nmt_monitor.commands.batch import BATCH_EXIT_CODES, report_skipped
 
 HELP = "score holds per hold, session and student against a rubric; HTML report and gradebook"
 
@@ -20,8 +21,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "(target band, duration, steadiness, drift, ramp-in) as the share of the hold in target, "
             "near misses earning partial credit, and a composite 0-100 with over-tolerance penalties. "
             "Sessions are grouped into students by their therapist metadata. Folders are searched "
-            "recursively for .h5 sessions and .csv recordings."
+            "recursively for .h5 sessions and .csv recordings. A file that cannot be read is named on "
+            "stderr (one line) and skipped; the others are graded."
         ),
+        epilog=BATCH_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="session files (.h5, .csv), or folders of them")
     parser.add_argument("--rubric", metavar="FILE.toml",
@@ -67,15 +71,20 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--report {args.report}: cannot create the directory ({exc.strerror or exc})") from None
     from nmt_monitor.grading.batch import grade_paths
 
-    sessions, students = grade_paths(files, rubric, image_dir=image_dir, jobs=args.jobs, progress=progress)
+    skipped: list = []
+    sessions, students = grade_paths(files, rubric, image_dir=image_dir, jobs=args.jobs, progress=progress,
+                                     skipped=skipped)
+    if not sessions:
+        return report_skipped(skipped, len(files), 0, "graded")
     out = sys.stdout
     out.write(tables(sessions, students, rubric, show_holds=args.show_holds))
+    out.flush()
     if args.report:
         from nmt_monitor.grading.report import write_report
 
-        index = write_report(args.report, sessions, students, rubric)
+        index = write_report(args.report, sessions, students, rubric, skipped=skipped)
         print(f"report: {index}", file=sys.stderr)
-    return 0
+    return report_skipped(skipped, len(files), len(sessions), "graded")
 
 
 def _fmt_table(rows: list[tuple[str, ...]], left: int = 2) -> list[str]:

@@ -100,7 +100,7 @@ def _session_rows(sessions: list[SessionGrade], rubric: Rubric, up: str, with_st
     return "<table>" + head + "".join(rows) + "</table>"
 
 
-def _index(sessions, students: list[StudentGrade], rubric: Rubric) -> str:
+def _index(sessions, students: list[StudentGrade], rubric: Rubric, skipped=()) -> str:
     n_pass = sum(s.passed for s in sessions)
     improving = [st for st in students if st.improving]
     declining = [st for st in students if st.trend is not None and st.trend <= -rubric.progress.improving_points_per_session]
@@ -132,6 +132,9 @@ def _index(sessions, students: list[StudentGrade], rubric: Rubric) -> str:
     body.append("<h2>Sessions</h2>")
     ordered = sorted(sessions, key=lambda s: (s.student, s.start_epoch_s or 0, s.label))
     body.append(_session_rows(ordered, rubric, ""))
+    if skipped:
+        body.append(f"<h2>Not graded ({len(skipped)})</h2>")
+        body.append("<ul>" + "".join(f"<li>{escape(x.message)}</li>" for x in skipped) + "</ul>")
     return _page("Grading report", "\n".join(body))
 
 
@@ -216,8 +219,10 @@ def _r(v, digits: int = 3):
     return "" if v is None else round(v, digits)
 
 
-def write_report(out_dir, sessions: list[SessionGrade], students: list[StudentGrade], rubric: Rubric) -> str:
-    """Write the report (hold pictures must already be in ``out_dir/img``); returns index.html's path."""
+def write_report(out_dir, sessions: list[SessionGrade], students: list[StudentGrade], rubric: Rubric,
+                 skipped=()) -> str:
+    """Write the report (hold pictures must already be in ``out_dir/img``); returns index.html's path.
+    ``skipped``: files that could not be graded (``research.Skipped``), listed on the overview."""
     from nmt_monitor.grading import plots
 
     img = os.path.join(out_dir, "img")
@@ -239,5 +244,5 @@ def write_report(out_dir, sessions: list[SessionGrade], students: list[StudentGr
         fh.write("\n")
     index = os.path.join(out_dir, "index.html")
     with open(index, "w", encoding="utf-8") as fh:
-        fh.write(_index(sessions, students, rubric))
+        fh.write(_index(sessions, students, rubric, skipped))
     return index
