@@ -555,3 +555,65 @@ if __name__ == "__main__":  # python -m tests.storage.malformed DIR: write the c
     for case in make_corpus(sys.argv[1] if len(sys.argv) > 1 else "malformed-corpus"):
         print(f"{case.path}  ({case.expect})")
 
+
+# ---- journals that `recover` meets after someone else's crash --------------------------------------
+
+def make_bad_journals(directory: Path | str) -> dict[str, str]:
+    """Write journals that cannot be (fully) recovered into ``directory``: name -> a fragment of
+    what ``recover`` says. Made with the journal's own encoder, so CRCs are right and only the
+    content is wrong."""
+    import json
+    import struct
+
+    from nmt_monitor.storage.journal import MAGIC, RECORD_BLOCK, RECORD_EVENT, RECORD_META, RECORD_SENSOR, \
+        encode_record
+
+    directory = Path(directory)
+
+    made = iter(range(1000))
+
+    def meta(**changes) -> bytes:
+        k = next(made)
+        value = {"format": "nmt-monitor-journal", "version": 1, "target": f"x{k}.h5", "start_epoch_s": 1.79e9,
+                 "software_version": "0.1.0", "session": {"session_id": f"id{k}"}}
+        value.update(changes)
+        return encode_record(RECORD_META, json.dumps(value).encode())
+
+    journals = {
+        "bad-magic": (np.random.default_rng(3).bytes(300), "not an nmt-monitor journal"),
+        "meta-is-a-list": (MAGIC + encode_record(RECORD_META, b"[1, 2, 3]"), "no metadata"),
+        "meta-not-json": (MAGIC + encode_record(RECORD_META, b"{not json"), "no metadata"),
+        "first-record-event-list": (MAGIC + encode_record(RECORD_EVENT, b"[]"), "no metadata"),
+        "session-is-text": (MAGIC + meta(session="someone"), "metadata record is damaged"),
+        "start-is-text": (MAGIC + meta(start_epoch_s="monday"), "metadata record is damaged"),
+    }
+    out = {}
+    for name, (data, expect) in journals.items():
+        (directory / f"{name}.journal").write_bytes(data)
+        out[name] = expect
+    return out
+
+
+def make_odd_journals(directory: Path | str) -> list[str]:
+    """Journals that are recovered up to a bad record (or to a safe name): their names."""
+    import json
+    import struct
+
+    from nmt_monitor.storage.journal import MAGIC, RECORD_BLOCK, RECORD_META, RECORD_SENSOR, encode_record
+
+    directory = Path(directory)
+
+    def meta(name, **changes) -> bytes:
+        value = {"target": f"{name}.h5", "start_epoch_s": 1.79e9, "session": {"session_id": name}}
+        value.update(changes)
+        return encode_record(RECORD_META, json.dumps(value).encode())
+
+    odd = {
+        "sensor-is-a-list": meta("sensor-is-a-list") + encode_record(RECORD_SENSOR, b"[]"),
+        "block-wrong-size": meta("block-wrong-size") + encode_record(RECORD_BLOCK, struct.pack("<IiB3x", 10**6, 0, 0)),
+        # a target that climbs out of the folder: the file is written next to the journal instead
+        "climbing-target": meta("climbing-target", target="../../escaped.h5"),
+    }
+    for name, data in odd.items():
+        (directory / f"{name}.journal").write_bytes(MAGIC + data)
+    return list(odd)
