@@ -26,6 +26,7 @@ def run(args) -> int:
     from nmt_monitor.commands.termination import Terminated, stop_on_termination
     from nmt_monitor.storage import export_csv
     from nmt_monitor.storage.export import write_csv_rows
+    from nmt_monitor.storage.paths import check_output_file
 
     if str(args.csv) == "-":
         try:
@@ -37,6 +38,8 @@ def run(args) -> int:
         return 0
     if args.csv.resolve() == args.file.resolve():
         raise UserError("--csv must not be the session file itself")
+    # before reading the session: a dangling link, a name too long, a folder that cannot be written
+    check_output_file(args.csv, "--csv")
     try:
         with stop_on_termination():  # the partial CSV is removed on SIGTERM/SIGHUP too
             n = export_csv(args.file, args.csv, overwrite=args.force)

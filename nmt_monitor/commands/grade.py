@@ -62,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
     progress = args.progress if args.progress is not None else sys.stderr.isatty()
     image_dir = None
     if args.report:
-        if os.path.exists(args.report) and not os.path.isdir(args.report):
-            raise UserError(f"--report {args.report}: exists and is not a directory")
+        from nmt_monitor.storage.paths import check_output_dir
+
+        # before grading: a dangling link, a name too long, a folder that cannot be written
+        check_output_dir(args.report, "--report")
         image_dir = os.path.join(args.report, "img")
         try:
             os.makedirs(image_dir, exist_ok=True)
@@ -82,7 +84,10 @@ def run(args: argparse.Namespace) -> int:
     if args.report:
         from nmt_monitor.grading.report import write_report
 
-        index = write_report(args.report, sessions, students, rubric, skipped=skipped)
+        try:
+            index = write_report(args.report, sessions, students, rubric, skipped=skipped)
+        except OSError as exc:  # a full disk, a folder removed meanwhile
+            raise UserError(f"--report {args.report}: cannot write the report ({exc.strerror or exc})") from None
         print(f"report: {index}", file=sys.stderr)
     return report_skipped(skipped, len(files), len(sessions), "graded")
 

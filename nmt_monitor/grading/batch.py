@@ -12,8 +12,17 @@ from nmt_monitor.grading.rubric import Rubric
 from nmt_monitor.grading.scoring import SessionGrade, StudentGrade, grade_students, score_session
 
 
+#: Longest slug: names built from it (``student-<slug>.png``, ``<slug>-hold12.png``) must stay
+#: well under the 255 bytes a file name may have, however long the student's name.
+MAX_SLUG = 80
+
+
 def slug(text: str) -> str:
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    if len(s) > MAX_SLUG:  # keep it unique with a hash of the whole text
+        import hashlib
+
+        s = s[:MAX_SLUG - 9].rstrip("-.") + "-" + hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:8]
     return s or "x"
 
 
