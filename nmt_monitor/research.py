@@ -212,7 +212,11 @@ class Table:
         return {k: Table(v, self.columns) for k, v in out.items()}
 
     def to_csv(self, path_or_file) -> None:
+        """Write the table as CSV; text that a spreadsheet would run as a formula (``=``, ``+``,
+        ``-``, ``@`` ...) gets a leading ``'`` (numbers are left alone)."""
         import csv
+
+        from nmt_monitor.safetext import spreadsheet_cell
 
         own = isinstance(path_or_file, (str, os.PathLike))
         fh = open(path_or_file, "w", newline="", encoding="utf-8") if own else path_or_file
@@ -220,7 +224,7 @@ class Table:
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(self.columns)
             for r in self.rows:
-                w.writerow(["" if r.get(c) is None else r.get(c) for c in self.columns])
+                w.writerow(["" if r.get(c) is None else spreadsheet_cell(r.get(c)) for c in self.columns])
         finally:
             if own:
                 fh.close()

@@ -132,9 +132,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _cell(value) -> str:
+    """A CSV cell: text that a spreadsheet would run as a formula is neutralised (numbers,
+    e.g. -1.5, stay numbers)."""
+    from nmt_monitor.safetext import spreadsheet_cell
+
     if value is None:
         return ""
-    return str(value)
+    return spreadsheet_cell(value) if isinstance(value, str) else str(value)
 
 
 def _fmt(value, spec: str) -> str:
