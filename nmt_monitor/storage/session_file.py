@@ -130,11 +130,12 @@ def _table(f, name: str, path, text_budget: int) -> list[dict]:
     if missing:
         raise U.fail(path, f"{name}: column {missing[0]} is missing")
     cols: dict[str, list] = {}
+    datasets = {}
     length = None
     for col in names:
         kind = required.get(col) or optional.get(col) or "num"
         full = f"{name}/{col}"
-        ds = U.dataset(group, col, path, full=full, kinds="str" if kind == "str" else U.NUMERIC)
+        ds = datasets[col] = U.dataset(group, col, path, full=full, kinds="str" if kind == "str" else U.NUMERIC)
         if length is None:
             length = ds.shape[0]
         elif ds.shape[0] != length:
@@ -146,7 +147,7 @@ def _table(f, name: str, path, text_budget: int) -> list[dict]:
     for col in names:
         kind = required.get(col) or optional.get(col) or "num"
         full = f"{name}/{col}"
-        ds = group[col]
+        ds = datasets[col]
         if kind == "str":
             cols[col] = U.read_text_column(ds, full, path, text_budget)
         else:

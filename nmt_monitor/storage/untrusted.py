@@ -101,54 +101,53 @@ def open_file(path: Path | str):
 
 def check_structure(f, path) -> None:
     """Walk every link of the open file ``f`` and check every dataset's storage (see the
-    module docstring). Raises ``SessionFileError``."""
-    import h5py
-    from h5py import h5l
+    module docstring). Raises ``SessionFileError``. Low-level h5py calls: nothing is read."""
+    from h5py import h5d, h5g, h5l, h5o
 
     file_size = _file_size(f, path)
     seen: set = set()
-    stack = [("/", f["/"])]
+    stack = [("/", f.id)]
     links = 0
     while stack:
-        gpath, group = stack.pop()
+        gpath, gid = stack.pop()
         try:
-            names = list(group.id.__iter__())  # link names, without opening anything
+            names = list(gid.__iter__())  # link names, without opening anything
         except Exception as exc:  # noqa: BLE001 - h5py raises several kinds on damaged groups
             raise fail(path, f"cannot list the group {gpath} ({_first_line(exc)})") from None
         for bname in names:
             links += 1
             if links > MAX_LINKS:
                 raise fail(path, f"more than {MAX_LINKS} objects: not a session file")
-            name = bname.decode("utf-8", "replace") if isinstance(bname, bytes) else str(bname)
+            name = bname.decode("utf-8", "replace")
             full = posixpath.join(gpath, name)
-            kind = _link_type(group, bname, path, full)
+            kind = _link_type(gid, bname, path, full)
             if kind == h5l.TYPE_EXTERNAL:
-                filename, target = group.id.links.get_val(bname)
+                filename, target = gid.links.get_val(bname)
                 raise fail(path, f"{full.lstrip('/')} is an external link to "
                                  f"{filename.decode('utf-8', 'replace')}:{target.decode('utf-8', 'replace')}: "
                                  "data from outside the file is never read")
             if kind == h5l.TYPE_SOFT:
-                target = group.id.links.get_val(bname).decode("utf-8", "replace")
+                target = gid.links.get_val(bname).decode("utf-8", "replace")
                 resolve_soft_link(f, gpath, target, path, full)
                 continue  # the object it names is reached through its own hard link
             if kind != h5l.TYPE_HARD:
                 raise fail(path, f"{full.lstrip('/')} is a link of an unknown (user-defined) kind: refused")
             try:
-                obj = group[name]
+                oid = h5o.open(gid, bname)
             except Exception as exc:  # noqa: BLE001
                 raise fail(path, f"cannot open {full.lstrip('/')} ({_first_line(exc)})") from None
-            if obj.id in seen:  # ObjectIDs compare by file and address
+            if oid in seen:  # ObjectIDs compare by file and address
                 continue  # a second hard link to an object already checked (or a cycle)
-            seen.add(obj.id)
-            if isinstance(obj, h5py.Group):
-                stack.append((full, obj))
-            elif isinstance(obj, h5py.Dataset):
-                check_storage(obj, full.lstrip("/"), path, file_size)
+            seen.add(oid)
+            if isinstance(oid, h5g.GroupID):
+                stack.append((full, oid))
+            elif isinstance(oid, h5d.DatasetID):
+                check_storage(oid, full.lstrip("/"), path, file_size)
 
 
-def _link_type(group, bname, path, full) -> int:
+def _link_type(gid, bname, path, full) -> int:
     try:
-        return group.id.links.get_info(bname).type
+        return gid.links.get_info(bname).type
     except Exception as exc:  # noqa: BLE001
         raise fail(path, f"cannot read the link {full.lstrip('/')} ({_first_line(exc)})") from None
 
@@ -185,7 +184,7 @@ def resolve_soft_link(f, base: str, target: str, path, name: str, hops: int = 0)
             exists = False
         if not exists:
             raise fail(path, f"{shown} is a dangling soft link (to {target}, which does not exist)")
-        kind = _link_type(group, bpart, path, posixpath.join(cur, part))
+        kind = _link_type(group.id, bpart, path, posixpath.join(cur, part))
         if kind == h5l.TYPE_EXTERNAL:
             raise fail(path, f"{shown} is a soft link to {target}, which passes through an external link: "
                              "data from outside the file is never read")
@@ -201,27 +200,29 @@ def resolve_soft_link(f, base: str, target: str, path, name: str, hops: int = 0)
     return cur
 
 
-def check_storage(ds, name: str, path, file_size: int) -> None:
-    """Refuse a dataset whose bytes live elsewhere or that declares far more than it stores."""
+def check_storage(dsid, name: str, path, file_size: int) -> None:
+    """Refuse a dataset (a low-level ``DatasetID``) whose bytes live elsewhere or that
+    declares far more than it stores."""
     from h5py import h5d
 
     try:
-        virtual = ds.is_virtual
-        external = ds.external
-        dcpl = ds.id.get_create_plist()
+        dcpl = dsid.get_create_plist()
         layout = dcpl.get_layout()
-        type_size = int(ds.id.get_type().get_size())
-        shape = ds.shape
-        stored = int(ds.id.get_storage_size())
+        virtual = layout == h5d.VIRTUAL
+        external = dcpl.get_external_count() > 0
+        type_size = int(dsid.get_type().get_size())
+        shape = dsid.shape
+        stored = int(dsid.get_storage_size())
         filters = [dcpl.get_filter(i)[0] for i in range(dcpl.get_nfilters())] if layout == h5d.CHUNKED else []
-        chunks = ds.chunks
-        offset = ds.id.get_offset() if layout == h5d.CONTIGUOUS else None
+        chunks = dcpl.get_chunk() if layout == h5d.CHUNKED else None
+        offset = dsid.get_offset() if layout == h5d.CONTIGUOUS and not external else None
+        where = ", ".join(dcpl.get_external(i)[0].decode("utf-8", "replace")
+                          for i in range(min(2, dcpl.get_external_count()))) if external else ""
     except Exception as exc:  # noqa: BLE001
         raise fail(path, f"cannot inspect the dataset {name} ({_first_line(exc)})") from None
     if virtual:
         raise fail(path, f"{name} is a virtual dataset (assembled from other datasets or files): refused")
     if external:
-        where = ", ".join(str(e[0]) for e in external[:2])
         raise fail(path, f"{name} keeps its data in an external file ({where}): data from outside the file "
                          "is never read")
     for code in filters:
