@@ -70,7 +70,8 @@ def test_read_only_outputs_are_refused_up_front(tmp_path):
 def test_a_full_disk_under_grade_report_is_one_line(tmp_path):
     sessions = tmp_path / "sessions"
     sessions.mkdir()
-    for src in sorted((REPO / "recordings").glob("example-*.h5")):
+    for name in ("example-steady", "example-drifting", "example-over-tolerance"):  # by name: never list recordings/
+        src = REPO / "recordings" / f"{name}.h5"
         shutil.copyfile(src, sessions / src.name)
     with tmpfs(tmp_path / "mnt", "96k") as mnt:
         result = run_cli("grade", sessions, "--report", mnt / "report", "--jobs", "1", "--no-holds", timeout=120)
