@@ -47,6 +47,9 @@ MAX_CHUNK_BYTES = 16 << 20
 MAX_LINKS = 20_000
 #: Soft links followed in a row before a chain is called a loop.
 MAX_SOFT_HOPS = 32
+#: Path components looked up while resolving all soft links of a file (links to links to
+#: links ... can otherwise make the work grow exponentially).
+MAX_SOFT_STEPS = 10_000
 #: Elements of one attribute read at most (colnames has ~25).
 MAX_ATTRIBUTE_ELEMENTS = 4096
 #: HDF5 filters a session may use (others need plugins, or expand without bound).
@@ -106,6 +109,7 @@ def check_structure(f, path) -> None:
 
     file_size = _file_size(f, path)
     seen: set = set()
+    steps = [MAX_SOFT_STEPS]  # shared by every soft link's resolution
     stack = [("/", f.id)]
     links = 0
     while stack:
@@ -128,7 +132,7 @@ def check_structure(f, path) -> None:
                                  "data from outside the file is never read")
             if kind == h5l.TYPE_SOFT:
                 target = gid.links.get_val(bname).decode("utf-8", "replace")
-                resolve_soft_link(f, gpath, target, path, full)
+                resolve_soft_link(f, gpath, target, path, full, steps=steps)
                 continue  # the object it names is reached through its own hard link
             if kind != h5l.TYPE_HARD:
                 raise fail(path, f"{full.lstrip('/')} is a link of an unknown (user-defined) kind: refused")
@@ -159,16 +163,21 @@ def _file_size(f, path) -> int:
         return int(os.path.getsize(path))
 
 
-def resolve_soft_link(f, base: str, target: str, path, name: str, hops: int = 0) -> str:
+def resolve_soft_link(f, base: str, target: str, path, name: str, hops: int = 0, steps: list | None = None) -> str:
     """The absolute path a soft link at ``base``/``name`` leads to, following further soft links;
-    refuses links that dangle, loop or pass through an external link."""
+    refuses links that dangle, loop or pass through an external link. ``steps``: a one-item list,
+    the look-ups left for the whole file."""
     import h5py
     from h5py import h5l
 
+    steps = [MAX_SOFT_STEPS] if steps is None else steps
     shown = name.lstrip("/")
     cur = "/"
     parts = [p for p in (target if target.startswith("/") else posixpath.join(base, target)).split("/") if p]
     for part in parts:
+        steps[0] -= 1
+        if steps[0] < 0:
+            raise fail(path, f"{shown}: soft links that lead to soft links too many times: refused")
         if part == ".":
             continue
         if part == "..":
@@ -192,7 +201,7 @@ def resolve_soft_link(f, base: str, target: str, path, name: str, hops: int = 0)
             if hops + 1 > MAX_SOFT_HOPS:
                 raise fail(path, f"{shown} is a soft link that loops (to {target})")
             inner = group.id.links.get_val(bpart).decode("utf-8", "replace")
-            cur = resolve_soft_link(f, cur, inner, path, name, hops + 1)
+            cur = resolve_soft_link(f, cur, inner, path, name, hops + 1, steps)
         elif kind == h5l.TYPE_HARD:
             cur = posixpath.join(cur, part)
         else:

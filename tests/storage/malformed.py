@@ -315,6 +315,15 @@ def _soft_link_group_loop(f, d):
     f["general/loop"] = h5py.SoftLink("/general/loop/x")
 
 
+def _soft_link_fan_out(f, d):
+    """Each link names the next one twice: resolving the first naively takes 2^30 look-ups."""
+    g = f.create_group("general/fan")
+    g["g"] = np.arange(1)
+    for i in range(30):
+        nxt = f"/general/fan/l{i + 1}" if i < 29 else "/general/fan/g"
+        g[f"l{i}"] = h5py.SoftLink(f"{nxt}/../l{i + 1}" if i < 29 else nxt)
+
+
 def _soft_link_through_external(f, d):
     other = _other_file(d)
     f["elsewhere"] = h5py.ExternalLink(str(other), "/")
@@ -506,6 +515,7 @@ MUTATIONS = [
     ("soft-link-self-loop", "loop", _soft_link_self_loop, False),
     ("soft-link-pair-loop", "loop", _soft_link_pair_loop, False),
     ("soft-link-group-loop", "loop", _soft_link_group_loop, False),
+    ("soft-link-fan-out", "soft link", _soft_link_fan_out, False),
     ("soft-link-through-external", "external link", _soft_link_through_external, False),
     ("virtual-dataset", "virtual", _virtual_dataset, False),
     ("virtual-dataset-self", "virtual", _virtual_dataset_self, False),
