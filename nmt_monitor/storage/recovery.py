@@ -46,13 +46,22 @@ def find_unfinished(directory: Path | str = DEFAULT_RECORDINGS_DIR, include_in_u
 
 
 def _same_session_finished(h5_path: Path, session_id: str) -> bool:
-    try:
-        import h5py
+    """``h5_path`` is this session's finished file (then the journal is a leftover). The file
+    may be anything: it is opened and its root attributes read through the untrusted-file
+    checks, and anything unreadable is simply not this session's file."""
+    from nmt_monitor.storage import untrusted as U
 
-        with h5py.File(h5_path, "r") as f:
-            return str(f.attrs.get("session_id", "")) == session_id and "n_samples" in f.attrs
-    except OSError:
+    try:
+        f = U.open_file(h5_path)
+    except U.SessionFileError:
         return False
+    try:
+        attrs = U.attributes(f, "the root group", h5_path)
+        return bool(session_id) and attrs.get("session_id") == session_id and "n_samples" in attrs
+    except U.SessionFileError:
+        return False
+    finally:
+        f.close()
 
 
 def _free_name(path: Path) -> Path:

@@ -100,3 +100,24 @@ def test_export_stopped_by_sigterm_removes_its_partial_csv(tmp_path, monkeypatch
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "SIGTERM" in err[0] and "not written" in err[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_malformed_file_in_the_way_of_a_recovery_is_left_alone(tmp_path, capsys):
+    """The name a journal wants is taken by a malformed or hostile file: the session is
+    recovered under another name, the file is not touched, nothing else is read."""
+    from .malformed import make_corpus
+
+    corpus = {c.name: c for c in make_corpus(tmp_path / "corpus")}
+    d = tmp_path / "recordings"
+    d.mkdir()
+    names = ("external-link-group", "truncated-half", "random-bytes", "foreign-h5", "soft-link-self-loop")
+    for name in names:
+        _journal(d, name)
+        (d / f"{name}.h5").write_bytes(corpus[name].path.read_bytes())
+    assert main(["recover", str(d)]) == 0
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert err == "" and len(lines) == len(names) and all(ln.startswith("recovered ") for ln in lines)
+    for name in names:
+        assert (d / f"{name}.h5").read_bytes() == corpus[name].path.read_bytes()
+        assert open_session(d / f"{name}-recovered.h5").n_samples == 1000
