@@ -9,7 +9,7 @@ import math
 import sys
 
 from nmt_monitor.commands.argtypes import force_band_n, force_n, positive_number, worker_count
-from nmt_monitor.commands.batch import BATCH_EXIT_CODES, report_skipped
+from nmt_monitor.commands.batch import BATCH_EXIT_CODES, BatchHelpFormatter, report_skipped
 from nmt_monitor.errors import UserError
 
 HELP = "find holds, drift and over-tolerance in recordings (.h5 sessions, .csv)"
@@ -32,7 +32,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "A file that cannot be read is named on stderr (one line) and skipped; the others are analysed."
         ),
         epilog=BATCH_EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=BatchHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="recordings (.h5 sessions, .csv), or folders (searched recursively)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from nmt_monitor.errors import EXIT_FAILURE, EXIT_USAGE
@@ -11,6 +12,15 @@ BATCH_EXIT_CODES = """exit codes:
   0  every file was used
   1  some files were skipped (each named on stderr, one line); the output covers the others
   2  nothing usable (no file could be read), or bad arguments / a missing path"""
+
+
+class BatchHelpFormatter(argparse.HelpFormatter):
+    """Wraps the description as usual and keeps the exit-code table's lines."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("exit codes:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 def report_skipped(skipped, total: int, used: int, verb: str) -> int:

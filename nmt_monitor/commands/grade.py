@@ -7,7 +7,7 @@ import os
 import sys
 
 from nmt_monitor.commands.argtypes import worker_count
-from nmt_monitor.commands.batch import BATCH_EXIT_CODES, report_skipped
+from nmt_monitor.commands.batch import BATCH_EXIT_CODES, BatchHelpFormatter, report_skipped
 
 HELP = "score holds per hold, session and student against a rubric; HTML report and gradebook"
 
@@ -25,7 +25,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "stderr (one line) and skipped; the others are graded."
         ),
         epilog=BATCH_EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=BatchHelpFormatter,
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="session files (.h5, .csv), or folders of them")
     parser.add_argument("--rubric", metavar="FILE.toml",
