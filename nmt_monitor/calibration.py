@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+# re-exported: the constant lives with the settings, so that '--help' needs no NumPy
+from nmt_monitor.config import DEFAULT_MAX_AGE_DAYS  # noqa: F401
+
 #: Where records live unless ``NMT_CALIBRATION_DIR`` or a command-line flag says otherwise.
 DEFAULT_CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "calibration"
-#: Records older than this draw a warning (a load cell's sensitivity drifts over months).
-DEFAULT_MAX_AGE_DAYS = 365
 
 
 class CalibrationError(ValueError):

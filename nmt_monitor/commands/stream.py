@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from nmt_monitor.acquisition import LinkEvent, SampleBlock, SensorReader
-from nmt_monitor.calibration import DEFAULT_MAX_AGE_DAYS
+from nmt_monitor.config import DEFAULT_MAX_AGE_DAYS
 from nmt_monitor.errors import EXIT_FAILURE, UserError
+
+if TYPE_CHECKING:  # imported when the command runs, so that --help starts at once
+    from nmt_monitor.acquisition import LinkEvent, SampleBlock, SensorReader
 
 HELP = "print calibrated samples from a sensor (CSV or JSON lines)"
 
@@ -53,6 +55,8 @@ def add_parser(subparsers) -> None:
 
 
 def make_reader(args) -> SensorReader:
+    from nmt_monitor.acquisition import SensorReader
+
     if args.rate is not None and not 50 <= args.rate <= 2000:
         raise UserError(f"--rate {args.rate} is out of range: use 50-2000 Hz")
     return SensorReader(
@@ -79,7 +83,7 @@ def _write_block_jsonl(out, block: SampleBlock, t0: float) -> None:
     rows = []
     for i, (ti, fi, si, sat) in enumerate(zip(t, block.force_n.tolist(), block.seq.tolist(), block.saturated.tolist())):
         row = {"time_s": round(ti, 6), "force_N": round(fi, 4), "seq": si}
-        if not np.isnan(dev[i]):
+        if not math.isnan(dev[i]):
             row["device_time_s"] = round(dev[i], 6)
         if sat:
             row["saturated"] = True
@@ -88,6 +92,8 @@ def _write_block_jsonl(out, block: SampleBlock, t0: float) -> None:
 
 
 def run(args) -> int:
+    from nmt_monitor.acquisition import LinkEvent, SampleBlock
+
     if args.seconds is not None and args.seconds <= 0:
         raise UserError("--seconds must be positive")
     reader = make_reader(args)
