@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nmt_monitor.commands.argtypes import RenamedOption
 from nmt_monitor.config import DEFAULT_MAX_AGE_DAYS
 from nmt_monitor.errors import EXIT_FAILURE, UserError
 
@@ -33,8 +34,10 @@ def add_connection_arguments(parser: argparse.ArgumentParser, port_required: boo
                         help="nmt = our handheld sensor, gauge = a commercial gauge's ASCII lines (default: detect)")
     parser.add_argument("--rate", type=int, metavar="HZ", help="ask our sensor for this sample rate, 50-2000 Hz")
     parser.add_argument("--baud", type=int, default=115200, help="baud rate for a real UART (default 115200)")
-    parser.add_argument("--unit", default="N", metavar="UNIT",
-                        help="unit of bare numbers from a DIY gauge: N, kgf, gf, lbf (default N)")
+    parser.add_argument("--gauge-unit", default="N", metavar="UNIT",
+                        help="unit of bare numbers from a DIY gauge: N, kgf, gf, lbf, ozf (default N)")
+    parser.add_argument("--unit", action=RenamedOption, new="--gauge-unit",
+                        hint=" (the unit of a DIY gauge's bare numbers; the live screen's unit is --units)")
     parser.add_argument("--gauge-compression-negative", action="store_true",
                         help="the gauge reports compression as negative (flip the sign of its readings)")
     parser.add_argument("--calibration-dir", type=Path, metavar="DIR",
@@ -64,7 +67,7 @@ def make_reader(args) -> SensorReader:
         protocol=args.protocol,
         rate_hz=args.rate,
         calibration_dir=args.calibration_dir,
-        bare_unit=args.unit,
+        bare_unit=args.gauge_unit,
         gauge_compression_negative=args.gauge_compression_negative,
         baudrate=args.baud,
         max_calibration_age_days=args.max_calibration_age,
