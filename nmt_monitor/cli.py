@@ -1,4 +1,8 @@
-"""The ``nmt-monitor`` command: one subcommand per module in ``nmt_monitor.commands``."""
+"""The ``nmt-monitor`` command: one subcommand per module in ``nmt_monitor.commands``.
+
+Start-up is kept short: only the chosen subcommand's module is imported (``nmt-monitor --help``
+imports none), and those modules import NumPy, the sensor link or the TUI only when they run.
+"""
 
 from __future__ import annotations
 
@@ -10,35 +14,157 @@ from collections.abc import Sequence
 from nmt_monitor import __version__
 from nmt_monitor.errors import EXIT_USAGE, UserError
 
-#: Subcommands, in the order ``--help`` lists them; each names a module in nmt_monitor.commands.
-COMMANDS: tuple[str, ...] = (
-    "live",
-    "replay",
-    "stream",
-    "record",
-    "analyze",
-    "calibrate",
-    "recover",
-    "export",
-    "grade",
-    "ports",
-)
+#: Subcommands, in the order ``--help`` lists them, with the one-line summary each module's
+#: ``HELP`` also holds (kept equal by a test, so ``--help`` need not import the modules).
+COMMANDS: dict[str, str] = {
+    "live": "the live monitor: force, target band, hold timer, alerts, recording",
+    "replay": "replay a recorded session on the live monitor's screen (pause, seek, speed)",
+    "stream": "print calibrated samples from a sensor (CSV or JSON lines)",
+    "record": "record a session to an HDF5 file, without the screen",
+    "analyze": "find holds, drift and over-tolerance in recordings (.h5 sessions, .csv)",
+    "calibrate": "calibrate a sensor with known loads and write its calibration record",
+    "recover": "rebuild sessions that did not finish (crash, kill, power cut) from their journals",
+    "export": "export a recorded session's samples as CSV (time_s,force_N)",
+    "grade": "score holds per hold, session and student against a rubric; HTML report and gradebook",
+    "ports": "list serial ports (and how to reach the built-in simulator)",
+}
 
 #: What ``nmt-monitor`` with no arguments runs (the live monitor on the built-in simulator).
 DEFAULT_ARGV: tuple[str, ...] = ("live", "--port", "sim://")
 
+#: Examples shown at the end of each ``COMMAND --help`` (indented lines are kept as written).
+EXAMPLES: dict[str, str] = {
+    "": """\
+Options before any command go to 'live': 'nmt-monitor --tolerance 60N --record' is
+'nmt-monitor live --tolerance 60N --record'.
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+examples:
+  nmt-monitor                                   the live monitor on the built-in simulator
+  nmt-monitor --port /dev/ttyUSB0 --tolerance 60N --target 30N..45N --record
+  nmt-monitor stream --port sim:// --seconds 2 > rest.csv
+  nmt-monitor analyze rest.csv recordings/ --json
+  nmt-monitor COMMAND --help                    every option of a command""",
+    "live": """\
+examples:
+  nmt-monitor live                              the built-in simulator's demo session
+  nmt-monitor live --port /dev/ttyUSB0 --tolerance 60N --target 30N..45N --hold-time 30
+  nmt-monitor live --port 'sim://?scenario=drifting' --record --out sessions/
+  nmt-monitor live --port COM3 --protocol gauge --gauge-unit lbf --units lbf
+  nmt-monitor live --client "client 01" --tip thumb --tip-area-cm2 1.5 --units kPa""",
+    "replay": """\
+examples:
+  nmt-monitor replay recordings/session.h5
+  nmt-monitor replay recordings/session.h5 --speed 4 --units kgf""",
+    "stream": """\
+examples:
+  nmt-monitor stream --port sim:// --seconds 5 > force.csv
+  nmt-monitor stream --port /dev/ttyUSB0 --format jsonl --stats
+  nmt-monitor stream --port socket://127.0.0.1:5555 --protocol gauge --gauge-unit kgf""",
+    "record": """\
+examples:
+  nmt-monitor record --port sim:// --seconds 60 --out session.h5
+  nmt-monitor record --port /dev/ttyUSB0 --seconds 600 --tolerance 60N --therapist "student A" --out recordings/""",
+    "analyze": """\
+examples:
+  nmt-monitor analyze force.csv --tolerance 60N
+  nmt-monitor analyze session.h5 --json
+  nmt-monitor analyze recordings/ --csv --provenance provenance.json > holds.csv""",
+    "calibrate": """\
+examples:
+  nmt-monitor calibrate --port /dev/ttyUSB0                     asks for each load
+  nmt-monitor calibrate --port /dev/ttyUSB0 --loads 0,5kg,10kg,20kg --repeats 3
+  nmt-monitor calibrate --port 'sim://?scenario=calibration&speed=20' --yes""",
+    "recover": """\
+examples:
+  nmt-monitor recover
+  nmt-monitor recover sessions/""",
+    "export": """\
+examples:
+  nmt-monitor export session.h5 --csv session.csv
+  nmt-monitor export session.h5 --csv - | head""",
+    "grade": """\
+examples:
+  nmt-monitor grade recordings/
+  nmt-monitor grade recordings/ --rubric rubric.toml --report report/
+  nmt-monitor grade --show-rubric > rubric.toml""",
+    "ports": """\
+examples:
+  nmt-monitor ports""",
+}
+
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions, keeps indented lines (examples) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        out = []
+        for para in text.split("\n\n"):
+            lines = para.splitlines()
+            if any(line.startswith("  ") for line in lines):
+                out.append("\n".join(indent + line for line in lines))
+            else:
+                out.append(super()._fill_text(para, width, indent))
+        return "\n\n".join(out)
+
+
+class Parser(argparse.ArgumentParser):
+    """A usage error prints a short usage of the command it is about, then one error line."""
+
+    def error(self, message: str):  # type: ignore[override]
+        positionals = []
+        for action in self._actions:  # noqa: SLF001 - argparse has no public list of them
+            if action.option_strings or action.help == argparse.SUPPRESS:
+                continue
+            name = action.metavar or action.dest
+            positionals.append(f"[{name} ...]" if action.nargs in ("*", "?") else
+                               f"{name} ..." if action.nargs in ("+", argparse.PARSER) else name)
+        usage = " ".join([f"usage: {self.prog} [options]"] + positionals)
+        self.exit(EXIT_USAGE, f"{usage}   ('{self.prog} --help' lists the options)\n{self.prog}: error: {message}\n")
+
+
+def _first_command_index(argv: Sequence[str]) -> int:
+    """Index of the first token that is not a general option (or its value)."""
+    return 0
+
+
+def route(argv: Sequence[str]) -> list[str]:
+    """Options without a command go to ``live``; no command at all is ``live``."""
+    argv = list(argv)
+    i = _first_command_index(argv)
+    if i >= len(argv):
+        return argv + ["live"]
+    tok = argv[i]
+    if tok in COMMANDS or tok in ("-h", "--help", "--version"):
+        return argv
+    if tok.startswith("-"):
+        return argv[:i] + ["live"] + argv[i:]
+    return argv  # an unknown word: argparse names the valid commands
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    i = _first_command_index(argv)
+    return argv[i] if i < len(argv) and argv[i] in COMMANDS else None
+
+
+def build_parser(command: str | None = None, full: bool = True) -> argparse.ArgumentParser:
+    """The parser; with ``full=False`` only ``command``'s module is imported and built (the
+    others are listed by name and summary only)."""
+    parser = Parser(
         prog="nmt-monitor",
         description=(
             "Pressure monitor for neuromuscular therapy. With no command, runs "
             f"'nmt-monitor {' '.join(DEFAULT_ARGV)}' on the built-in simulator."
         ),
+        epilog=EXAMPLES[""],
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"nmt-monitor {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, summary in COMMANDS.items():
+        if not full and name != command:
+            subparsers.add_parser(name, help=summary, add_help=False)
+            continue
         module_name = f"nmt_monitor.commands.{name}"
         try:
             module = importlib.import_module(module_name)
@@ -47,18 +173,22 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # a command not built into this installation
         module.add_parser(subparsers)
+        sub = subparsers.choices[name]
+        sub.formatter_class = HelpFormatter
+        sub.epilog = "\n\n".join(e for e in (sub.epilog, EXAMPLES.get(name)) if e)  # keep the module's own
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list:
-        args_list = list(DEFAULT_ARGV)
-    parser = build_parser()
-    args = parser.parse_args(args_list)
+    args_list = route(sys.argv[1:] if argv is None else argv)
+    command = _command_of(args_list)
+    parser = build_parser(command, full=False)
+    args, extras = parser.parse_known_args(args_list)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    if extras:  # a mistake after a command: that command's usage, not the top-level one
+        subparser_of(parser, args.command).error(f"unrecognized arguments: {' '.join(extras)}")
     try:
         return int(args.run(args) or 0)
     except UserError as exc:
@@ -73,6 +203,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return 0
+
+
+def subparser_of(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public way to reach them
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            return action.choices[name]
+    raise KeyError(name)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help=HELP,
         description=(
             "Find the sustained static holds in force recordings and report their metrics "
-            "(docs/metrics.md), drift and over-tolerance episodes. CSV files need a header "
-            "time_s,force_N (or force_kgf / force_lbf); time need not be uniform. "
+            "(level, SD, CV, drift, time in the target band), drift and over-tolerance episodes. CSV files "
+            "need a header time_s,force_N (or force_kgf / force_lbf); time need not be uniform. "
             "A file that cannot be read is named on stderr (one line) and skipped; the others are analysed."
         ),
         epilog=BATCH_EXIT_CODES,

@@ -21,7 +21,7 @@ from nmt_monitor.units import UnitError, parse_force_n
 if TYPE_CHECKING:  # NumPy and the calibration code are imported when the command runs (fast --help)
     import numpy as np
 
-HELP = "calibrate a sensor with known loads and write calibration/<serial>.toml"
+HELP = "calibrate a sensor with known loads and write its calibration record"
 
 
 def add_parser(subparsers) -> None:

@@ -17,7 +17,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "grade",
         help=HELP,
         description=(
-            "Score every hold in the recordings against a rubric (docs/grading.md): each sub-skill "
+            "Score every hold in the recordings against a rubric ('grade --show-rubric' prints it): each sub-skill "
             "(target band, duration, steadiness, drift, ramp-in) as the share of the hold in target, "
             "near misses earning partial credit, and a composite 0-100 with over-tolerance penalties. "
             "Sessions are grouped into students by their therapist metadata. Folders are searched "

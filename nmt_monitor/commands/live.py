@@ -18,7 +18,7 @@ def add_parser(subparsers) -> None:
         "live", help=HELP,
         description=HELP + ". Keys are shown at the bottom of the screen; '?' lists them. "
         "Recording starts with the r key (or --record) and is finished when you quit "
-        "(q, Ctrl-C, or a closed terminal). See docs/live-monitor.md.",
+        "(q, Ctrl-C, or a closed terminal).",
     )
     add_connection_arguments(parser, port_required=False)
     add_session_arguments(parser)

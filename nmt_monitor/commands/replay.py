@@ -30,6 +30,10 @@ def load(path: Path, speed: float):
 
     if not speed > 0 or speed > 64:
         raise UserError("--speed must be between 0 and 64")
+    if path.suffix.lower() != ".h5":
+        raise UserError(f"{path}: replay takes .h5 sessions recorded by nmt-monitor"
+                        + (f"; a CSV recording is read by 'nmt-monitor analyze {path}'"
+                           if path.suffix.lower() == ".csv" else ""))
     if not path.exists():
         raise UserError(f"{path}: no such file")
     session = open_session(path, arrays=("time_s", "force_n"))  # opened once: metadata and samples
