@@ -26,10 +26,12 @@ COMMANDS: dict[str, str] = {
     "recover": "rebuild sessions that did not finish (crash, kill, power cut) from their journals",
     "export": "export a recorded session's samples as CSV (time_s,force_N)",
     "grade": "score holds per hold, session and student against a rubric; HTML report and gradebook",
+    "config": "print the settings in force and where each came from (the user config file)",
     "ports": "list serial ports (and how to reach the built-in simulator)",
 }
 
-#: What ``nmt-monitor`` with no arguments runs (the live monitor on the built-in simulator).
+#: What ``nmt-monitor`` with no arguments runs (the live monitor on the built-in simulator,
+#: unless the config file names a port).
 DEFAULT_ARGV: tuple[str, ...] = ("live", "--port", "sim://")
 
 #: Examples shown at the end of each ``COMMAND --help`` (indented lines are kept as written).
@@ -43,7 +45,8 @@ examples:
   nmt-monitor --port /dev/ttyUSB0 --tolerance 60N --target 30N..45N --record
   nmt-monitor stream --port sim:// --seconds 2 > rest.csv
   nmt-monitor analyze rest.csv recordings/ --json
-  nmt-monitor COMMAND --help                    every option of a command""",
+  nmt-monitor COMMAND --help                    every option of a command
+  nmt-monitor config                            the settings in force, and the config file""",
     "live": """\
 examples:
   nmt-monitor live                              the built-in simulator's demo session
@@ -87,11 +90,17 @@ examples:
   nmt-monitor grade recordings/
   nmt-monitor grade recordings/ --rubric rubric.toml --report report/
   nmt-monitor grade --show-rubric > rubric.toml""",
+    "config": """\
+examples:
+  nmt-monitor config                            the settings in force
+  nmt-monitor config > config.toml              a starting point for your own file
+  nmt-monitor --config lab.toml live            use another config file""",
     "ports": """\
 examples:
   nmt-monitor ports""",
 }
 
+_GLOBAL_WITH_VALUE = ("--config",)
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -123,9 +132,27 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{usage}   ('{self.prog} --help' lists the options)\n{self.prog}: error: {message}\n")
 
 
+def _add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """``--config``: before the command or after it."""
+    default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
+    group = parser.add_argument_group("general options")
+    group.add_argument("--config", metavar="FILE", default=default(None),
+                       help="settings file to use instead of the user config file ('nmt-monitor config' "
+                       "shows which is in force)")
+
+
 def _first_command_index(argv: Sequence[str]) -> int:
     """Index of the first token that is not a general option (or its value)."""
-    return 0
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if any(tok.startswith(o + "=") for o in _GLOBAL_WITH_VALUE):
+            i += 1
+        elif tok in _GLOBAL_WITH_VALUE:
+            i += 2
+        else:
+            break
+    return i
 
 
 def route(argv: Sequence[str]) -> list[str]:
@@ -147,6 +174,18 @@ def _command_of(argv: Sequence[str]) -> str | None:
     return argv[i] if i < len(argv) and argv[i] in COMMANDS else None
 
 
+def _explicit_config(argv: Sequence[str]) -> str | None:
+    found = None
+    for i, tok in enumerate(argv):
+        if tok == "--":
+            break
+        if tok == "--config" and i + 1 < len(argv):
+            found = argv[i + 1]
+        elif tok.startswith("--config="):
+            found = tok.split("=", 1)[1]
+    return found
+
+
 def build_parser(command: str | None = None, full: bool = True) -> argparse.ArgumentParser:
     """The parser; with ``full=False`` only ``command``'s module is imported and built (the
     others are listed by name and summary only)."""
@@ -154,12 +193,13 @@ def build_parser(command: str | None = None, full: bool = True) -> argparse.Argu
         prog="nmt-monitor",
         description=(
             "Pressure monitor for neuromuscular therapy. With no command, runs "
-            f"'nmt-monitor {' '.join(DEFAULT_ARGV)}' on the built-in simulator."
+            f"'nmt-monitor {' '.join(DEFAULT_ARGV)}' (or the port in your config file)."
         ),
         epilog=EXAMPLES[""],
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"nmt-monitor {__version__}")
+    _add_global_options(parser, suppress=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, summary in COMMANDS.items():
         if not full and name != command:
@@ -176,6 +216,7 @@ def build_parser(command: str | None = None, full: bool = True) -> argparse.Argu
         sub = subparsers.choices[name]
         sub.formatter_class = HelpFormatter
         sub.epilog = "\n\n".join(e for e in (sub.epilog, EXAMPLES.get(name)) if e)  # keep the module's own
+        _add_global_options(sub, suppress=True)
     return parser
 
 
@@ -183,12 +224,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = route(sys.argv[1:] if argv is None else argv)
     command = _command_of(args_list)
     parser = build_parser(command, full=False)
+    try:
+        settings = _load_settings(args_list, command)
+    except UserError as exc:
+        print(f"nmt-monitor: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if settings is not None and command is not None:
+        subparser_of(parser, command).set_defaults(**settings.defaults_for(command))
     args, extras = parser.parse_known_args(args_list)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
     if extras:  # a mistake after a command: that command's usage, not the top-level one
         subparser_of(parser, args.command).error(f"unrecognized arguments: {' '.join(extras)}")
+    args.settings = settings
+    args.build_parser = build_parser
     try:
         return int(args.run(args) or 0)
     except UserError as exc:
@@ -210,6 +260,22 @@ def subparser_of(parser: argparse.ArgumentParser, name: str) -> argparse.Argumen
         if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
             return action.choices[name]
     raise KeyError(name)
+
+
+def _load_settings(argv: Sequence[str], command: str | None):
+    """The user's config file, for commands it has settings for. A broken file is a one-line
+    error, except that ``--help`` still works."""
+    from nmt_monitor.config import SETTINGS, load_config
+
+    uses_config = command == "config" or any(command in s.commands for s in SETTINGS)
+    if not uses_config:
+        return None
+    try:
+        return load_config(_explicit_config(argv))
+    except UserError:
+        if "-h" in argv or "--help" in argv:
+            return None
+        raise
 
 
 if __name__ == "__main__":

@@ -153,7 +153,7 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("port", "sensor port or URL; when not set, live runs on sim:// (the built-in simulator) "
             "and the other commands need --port", _text, CONNECTION, "port"),
-    Setting("protocol", "auto, nmt (our sensor) or gauge (a commercial gauge's ASCII lines)",
+    Setting("protocol", "sensor protocol: auto, nmt (our sensor) or gauge (a commercial gauge's ASCII lines)",
             _one_of("auto", "nmt", "gauge"), CONNECTION, "protocol", "auto"),
     Setting("gauge_unit", "unit of a DIY gauge's bare numbers", _one_of(*GAUGE_UNITS), CONNECTION,
             "gauge_unit", "N"),
@@ -259,15 +259,17 @@ def _toml_value(value) -> str:
 
 def describe(config: Config) -> str:
     """The effective settings as TOML, each with where it came from (``nmt-monitor config``)."""
-    state = "" if config.exists else ", not found: every setting has its default"
-    lines = [f"# config file: {config.path} (chosen by {config.chosen_by}{state})",
-             "# the command line overrides every setting; 'nmt-monitor COMMAND --help' lists the options", ""]
+    state = "" if config.exists else "; not found, so every setting has its default"
+    lines = [f"# nmt-monitor settings in force. Config file: {config.path} (chosen by {config.chosen_by}{state}).",
+             "# The command line overrides each setting. Save this as the config file and edit it to change them."]
     rows = []
     for s in SETTINGS:
         value = config.value(s.key)
         text = f"# {s.key} =" if value is None else f"{s.key} = {_toml_value(value)}"
         where = config.source(s.key) if value is not None else "not set"
-        rows.append((text, f"# {where}; {s.what}; used by {', '.join(s.commands)}"))
-    width = max(len(t) for t, _ in rows)
-    lines += [f"{t.ljust(width)}  {c}" for t, c in rows]
+        rows.append((s, text, where))
+    width = max(len(t) for _, t, _ in rows)
+    for s, text, where in rows:
+        lines.append(f"\n# {s.what} (used by {', '.join(s.commands)})")
+        lines.append(f"{text.ljust(width)}  # {where}")
     return "\n".join(lines) + "\n"

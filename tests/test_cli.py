@@ -24,6 +24,8 @@ def help_text(capsys, *argv) -> str:
     ([], ["live"]),
     (["--tolerance", "60N"], ["live", "--tolerance", "60N"]),
     (["--record"], ["live", "--record"]),
+    (["--config=lab.toml", "--record"], ["--config=lab.toml", "live", "--record"]),
+    (["--config", "lab.toml"], ["--config", "lab.toml", "live"]),
     (["--help"], ["--help"]),
     (["--version"], ["--version"]),
     (["analyze", "x.csv"], ["analyze", "x.csv"]),

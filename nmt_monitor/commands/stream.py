@@ -24,11 +24,12 @@ def add_connection_arguments(parser: argparse.ArgumentParser, port_required: boo
     """Options shared by every command that opens a sensor."""
     parser.add_argument(
         "--port",
-        required=port_required,
         default=None if port_required else "sim://",
         metavar="URL",
         help="serial port or pyserial URL: /dev/ttyUSB0, COM3, socket://host:port, "
-        "sim://?scenario=demo&rate=1000 (built-in simulator)",
+        "sim://?scenario=demo&rate=1000 (built-in simulator)"
+        + ("; required unless the config file sets port" if port_required else "; default: the config file's port, "
+           "else sim://"),
     )
     parser.add_argument("--protocol", choices=("auto", "nmt", "gauge"), default="auto",
                         help="nmt = our handheld sensor, gauge = a commercial gauge's ASCII lines (default: detect)")
@@ -60,6 +61,9 @@ def add_parser(subparsers) -> None:
 def make_reader(args) -> SensorReader:
     from nmt_monitor.acquisition import SensorReader
 
+    if not args.port:
+        raise UserError("no sensor port: give --port URL (e.g. /dev/ttyUSB0, COM3, sim://), "
+                        "or set port in the config file ('nmt-monitor config' shows where it is)")
     if args.rate is not None and not 50 <= args.rate <= 2000:
         raise UserError(f"--rate {args.rate} is out of range: use 50-2000 Hz")
     return SensorReader(
