@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 
@@ -100,7 +101,8 @@ examples:
   nmt-monitor ports""",
 }
 
-_GLOBAL_WITH_VALUE = ("--config",)
+_VERBOSE_RE = re.compile(r"^-v+$")
+_GLOBAL_WITH_VALUE = ("--log-file", "--config")
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -133,9 +135,14 @@ class Parser(argparse.ArgumentParser):
 
 
 def _add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
-    """``--config``: before the command or after it."""
+    """``-v``, ``--log-file``, ``--config``: before the command or after it."""
     default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
     group = parser.add_argument_group("general options")
+    group.add_argument("-v", "--verbose", action="count", default=default(0),
+                       help="log link diagnostics (sent, received, re-armed, reconnected) on stderr; "
+                       "-vv for every detail (under the live screen use --log-file)")
+    group.add_argument("--log-file", metavar="FILE", default=default(None),
+                       help="append every diagnostic, with timestamps, to FILE (send it with a bug report)")
     group.add_argument("--config", metavar="FILE", default=default(None),
                        help="settings file to use instead of the user config file ('nmt-monitor config' "
                        "shows which is in force)")
@@ -146,7 +153,7 @@ def _first_command_index(argv: Sequence[str]) -> int:
     i = 0
     while i < len(argv):
         tok = argv[i]
-        if any(tok.startswith(o + "=") for o in _GLOBAL_WITH_VALUE):
+        if _VERBOSE_RE.match(tok) or tok == "--verbose" or any(tok.startswith(o + "=") for o in _GLOBAL_WITH_VALUE):
             i += 1
         elif tok in _GLOBAL_WITH_VALUE:
             i += 2
@@ -240,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.settings = settings
     args.build_parser = build_parser
     try:
+        from nmt_monitor.logs import configure_logging
+
+        configure_logging(args.verbose, args.log_file, argv=args_list)
         return int(args.run(args) or 0)
     except UserError as exc:
         print(f"nmt-monitor: error: {exc}", file=sys.stderr)

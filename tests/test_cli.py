@@ -24,11 +24,13 @@ def help_text(capsys, *argv) -> str:
     ([], ["live"]),
     (["--tolerance", "60N"], ["live", "--tolerance", "60N"]),
     (["--record"], ["live", "--record"]),
+    (["-v", "--log-file", "x.log", "--port", "COM3"], ["-v", "--log-file", "x.log", "live", "--port", "COM3"]),
     (["--config=lab.toml", "--record"], ["--config=lab.toml", "live", "--record"]),
     (["--config", "lab.toml"], ["--config", "lab.toml", "live"]),
     (["--help"], ["--help"]),
     (["--version"], ["--version"]),
     (["analyze", "x.csv"], ["analyze", "x.csv"]),
+    (["-vv", "stream", "--port", "sim://"], ["-vv", "stream", "--port", "sim://"]),
     (["anlyze"], ["anlyze"]),
 ])
 def test_options_without_a_command_go_to_live(argv, routed):
@@ -81,6 +83,8 @@ def test_every_command_has_a_help_page_with_examples(capsys):
         assert page.startswith(f"usage: nmt-monitor {name}")
         examples = page.split("examples:", 1)[1]
         assert f"nmt-monitor {name}" in examples
+        for flag in ("--verbose", "--log-file", "--config"):
+            assert flag in page
 
 
 def test_help_never_points_at_files_an_installed_package_lacks(capsys):
