@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "grade": "score holds per hold, session and student against a rubric; HTML report and gradebook",
     "config": "print the settings in force and where each came from (the user config file)",
     "ports": "list serial ports (and how to reach the built-in simulator)",
+    "completion": "print a shell completion script (bash or zsh)",
 }
 
 #: What ``nmt-monitor`` with no arguments runs (the live monitor on the built-in simulator,
@@ -99,6 +100,10 @@ examples:
     "ports": """\
 examples:
   nmt-monitor ports""",
+    "completion": """\
+examples:
+  nmt-monitor completion bash > ~/.local/share/bash-completion/completions/nmt-monitor
+  nmt-monitor completion zsh > ~/.zfunc/_nmt-monitor     (with fpath+=~/.zfunc in ~/.zshrc)""",
 }
 
 _VERBOSE_RE = re.compile(r"^-v+$")
