@@ -79,7 +79,12 @@ def run(args: argparse.Namespace) -> int:
     if not sessions:
         return report_skipped(skipped, len(files), 0, "graded")
     out = sys.stdout
-    out.write(tables(sessions, students, rubric, show_holds=args.show_holds))
+    from nmt_monitor.console import is_terminal
+
+    if is_terminal(out):
+        print_rich_tables(sessions, students, rubric, show_holds=args.show_holds, out=out)
+    else:
+        out.write(tables(sessions, students, rubric, show_holds=args.show_holds))
     out.flush()
     if args.report:
         from nmt_monitor.grading.report import write_report
@@ -92,26 +97,42 @@ def run(args: argparse.Namespace) -> int:
     return report_skipped(skipped, len(files), len(sessions), "graded")
 
 
-def _fmt_table(rows: list[tuple[str, ...]], left: int = 2) -> list[str]:
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    out = []
-    for r in rows:
-        cells = [r[c].ljust(widths[c]) if c < left or c == len(r) - 1 else r[c].rjust(widths[c])
-                 for c in range(len(r))]
-        out.append("  ".join(cells).rstrip())
-    return out
-
-
 def _p(v) -> str:
     return "-" if v is None else f"{100 * v:.0f}"
 
 
 def tables(sessions, students, rubric, show_holds: bool = True) -> str:
+    """The tables as plain aligned text (stdout not a terminal)."""
+    from nmt_monitor.console import plain_table
+
+    heading, sections = table_sections(sessions, students, rubric, show_holds)
+    lines = [heading]
+    for title, rows, left in sections:
+        lines += ["", title] + plain_table(rows, left=left)
+    return "\n".join(lines) + "\n"
+
+
+def print_rich_tables(sessions, students, rubric, show_holds: bool = True, out=None) -> None:
+    """The same tables drawn with rich (stdout a terminal)."""
+    from rich.text import Text
+
+    from nmt_monitor.console import print_rich, rich_table
+
+    heading, sections = table_sections(sessions, students, rubric, show_holds)
+    items = [Text(heading, style="dim")]
+    for title, rows, left in sections:
+        items += [Text(""), rich_table(rows, left=left, title=title)]
+    print_rich(*items, file=out)
+
+
+def table_sections(sessions, students, rubric, show_holds: bool = True):
+    """(heading, [(title, rows with a header row, left-aligned leading columns)])."""
     from nmt_monitor.grading.rubric import SUBSKILLS
     from nmt_monitor.grading.scoring import SUBSKILL_LABELS
 
-    lines = [f"rubric: {rubric.name} ({rubric.source}); sub-skills in % of target, scores 0-100, "
-             f"pass {rubric.pass_score:g}"]
+    heading = (f"rubric: {rubric.name} ({rubric.source}); sub-skills in % of target, scores 0-100, "
+               f"pass {rubric.pass_score:g}")
+    sections = []
     if show_holds:
         rows = [("student", "session", "hold", "start s", "dur s", "mean N", "CV %", "drift %")
                 + tuple(SUBSKILL_LABELS[k] for k in SUBSKILLS) + ("over s", "penalty", "score", "flags")]
@@ -122,7 +143,7 @@ def tables(sessions, students, rubric, show_holds: bool = True) -> str:
                             + tuple(_p(h.scores.get(k)) for k in SUBSKILLS)
                             + (f"{h.time_over_tolerance_s:.1f}", "FAIL" if h.failed else f"{h.penalty:.0f}",
                                f"{h.composite:.0f}", ",".join(h.flags) or "-"))
-        lines += ["", "Holds"] + _fmt_table(rows)
+        sections.append(("Holds", rows, 2))
     rows = [("student", "session", "date", "holds") + tuple(SUBSKILL_LABELS[k] for k in SUBSKILLS)
             + ("score", "pass", "notes")]
     from nmt_monitor.grading.report import _date
@@ -131,11 +152,11 @@ def tables(sessions, students, rubric, show_holds: bool = True) -> str:
         m = s.subskill_means()
         rows.append((s.student, s.label, _date(s) or "-", str(len(s.holds))) + tuple(_p(m[k]) for k in SUBSKILLS)
                     + (f"{s.score:.0f}", "yes" if s.passed else "no", "; ".join(s.notes) or "-"))
-    lines += ["", "Sessions"] + _fmt_table(rows, left=3)
+    sections.append(("Sessions", rows, 3))
     rows = [("student", "sessions", "mean", "first", "last", "trend/session", "improving")]
     for st in students:
         rows.append((st.name, str(len(st.sessions)), f"{st.mean:.0f}", f"{st.first:.0f}", f"{st.last:.0f}",
                      "-" if st.trend is None else f"{st.trend:+.1f}",
                      "-" if st.improving is None else ("yes" if st.improving else "no")))
-    lines += ["", "Students"] + _fmt_table(rows, left=1)
-    return "\n".join(lines) + "\n"
+    sections.append(("Students", rows, 1))
+    return heading, sections
