@@ -27,7 +27,9 @@ HELP = "calibrate a sensor with known loads and write its calibration record"
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "calibrate", help=HELP,
-        description=HELP + ". Tare (no load), then known loads across the range, loading and unloading, "
+        description=HELP + " <serial>.toml in the calibration folder (--calibration-dir; default: calibration/ in the "
+        "user data folder, 'nmt-monitor config' shows it). Tare (no load), then known loads across the range, "
+        "loading and unloading, "
         "repeated; least-squares fit; reports non-linearity, hysteresis and repeatability in % of full "
         "scale. Interactive unless --yes.",
     )

@@ -42,7 +42,8 @@ def add_connection_arguments(parser: argparse.ArgumentParser, port_required: boo
     parser.add_argument("--gauge-compression-negative", action="store_true",
                         help="the gauge reports compression as negative (flip the sign of its readings)")
     parser.add_argument("--calibration-dir", type=Path, metavar="DIR",
-                        help="where calibration records <serial>.toml live (default: calibration/)")
+                        help="folder of the calibration records <serial>.toml (default: calibration/ in the user data "
+                        "folder; 'nmt-monitor config' shows it)")
     parser.add_argument("--max-calibration-age", type=int, default=DEFAULT_MAX_AGE_DAYS, metavar="DAYS",
                         help=f"warn when the sensor's calibration is older than this (default {DEFAULT_MAX_AGE_DAYS})")
 
