@@ -19,3 +19,24 @@ os.environ["NMT_MONITOR_CONFIG"] = os.path.join(_HOME, "config", "nmt-monitor", 
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")
 os.environ["XDG_DATA_HOME"] = os.path.join(_HOME, "data")
 os.environ.pop("NMT_CALIBRATION_DIR", None)
+
+_RECORDINGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recordings")
+
+
+def _listing() -> set[str]:
+    try:
+        return set(os.listdir(_RECORDINGS))
+    except OSError:
+        return set()
+
+
+_BEFORE = _listing()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """No test may write into recordings/, where the user's own sessions go by default."""
+    added = sorted(_listing() - _BEFORE)
+    if added:
+        session.config.get_terminal_writer().line(
+            f"tests wrote into {_RECORDINGS}: {', '.join(added)} (tests must write into tmp_path)", red=True)
+        session.exitstatus = 1

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.examples import STEADY
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +76,7 @@ def test_the_installed_wheel_works_from_an_empty_folder(installed):
     assert len(forces) > 20 and abs(sum(forces) / len(forces)) < 0.2
 
     example = installed[2] / "example-steady.h5"
-    example.write_bytes((ROOT / "recordings" / "example-steady.h5").read_bytes())
+    example.write_bytes(STEADY.read_bytes())
     r = run(installed, "analyze", example.name, "--json")
     assert r.returncode == 0, r.stderr
     assert '"holds"' in r.stdout and '"start_s"' in r.stdout

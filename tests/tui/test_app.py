@@ -12,6 +12,8 @@ from nmt_monitor.tui import MemorySource, MockClock, MonitorApp, ReplaySource
 from nmt_monitor.tui.model import recorder_factory
 from nmt_monitor.tui.screens import HelpScreen, SetupScreen
 
+from tests.examples import STEADY
+
 from .helpers import assert_snapshot, run, screen_text, settle, wait_until
 from .synth import EPOCH, blocks, concat_traces, connected, hold_trace
 
@@ -74,7 +76,7 @@ def test_snapshot_setup_form():
 
 def test_snapshot_replay(tmp_path):
     clock = MockClock()
-    src = ReplaySource.from_session("recordings/example-steady.h5", clock=clock, speed=1.0)
+    src = ReplaySource.from_session(STEADY, clock=clock, speed=1.0)
     meta = SessionMetadata(client="client 01", tolerance_N=80.0, target_band_N=(30.0, 50.0), target_hold_s=15.0,
                            contact_tip="thumb", tip_area_cm2=1.5)
     app = MonitorApp(src, metadata=meta, clock=clock, bell=False)
