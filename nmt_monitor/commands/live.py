@@ -70,13 +70,14 @@ def require_terminal() -> None:
 def run(args) -> int:
     from dataclasses import replace
 
+    check_display_args(args)
+    metadata = session_metadata(args)
+    require_terminal()
+    # after the checks, so that a mistake is told at once
     from nmt_monitor.storage import preflight
     from nmt_monitor.tui import MonitorApp, ReaderSource
     from nmt_monitor.tui.model import recorder_factory
 
-    check_display_args(args)
-    metadata = session_metadata(args)
-    require_terminal()
     if args.port.startswith("sim://") and metadata.tolerance_N is None and metadata.target_band_N is None:
         tol, band = simulator_targets(args.port)
         metadata = replace(metadata, tolerance_N=tol, target_band_N=None if band is None else tuple(band))
