@@ -70,10 +70,17 @@ def test_settings_are_defaults_and_the_command_line_wins(config_file, tmp_path):
     ("port = 5\n", ["port", "string"]),
     ("port = \n", ["not valid TOML"]),
 ])
-def test_a_bad_key_or_value_is_one_line_naming_it(config_file, text, fragments):
+def test_a_bad_key_or_value_is_one_line_naming_it(config_file, text, fragments, capsys):
+    from nmt_monitor.cli import main
+
     path = config_file(text)
-    for argv in (("config",), ("live",), ("stream", "--port", "sim://", "--seconds", "0.1")):
-        assert_one_line_error(run_cli(*argv), str(path), *fragments)
+    for argv in (["config"], ["live"], ["stream", "--port", "sim://", "--seconds", "0.1"]):
+        assert main(argv) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("nmt-monitor: error: ") and str(path) in lines[0]
+        for fragment in fragments:
+            assert fragment in lines[0]
+    assert_one_line_error(run_cli("config"), str(path), *fragments)  # and so it is for a user
 
 
 def test_a_broken_config_does_not_break_help(config_file):
