@@ -145,6 +145,11 @@ class Setting:
     dest: str
     #: the value when neither the file nor the command line sets one (None: not set)
     default: Callable[[], object] | object = None
+    #: commands whose option for this setting has another name (command -> dest)
+    dest_for: tuple[tuple[str, str], ...] = ()
+
+    def dest_of(self, command: str) -> str:
+        return dict(self.dest_for).get(command, self.dest)
 
     def default_value(self):
         return self.default() if callable(self.default) else self.default
@@ -168,7 +173,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("tip_area_cm2", "contact area of the tip in cm^2 (needed for kPa)", _positive, SESSION,
             "tip_area_cm2"),
     Setting("therapist", "therapist or student", _free_text, SESSION, "therapist", ""),
-    Setting("out", "folder where recordings go", _path, SESSION, "out", lambda: Path("recordings")),
+    Setting("out", "folder where recordings go (and where recover looks)", _path, SESSION + ("recover",), "out",
+            lambda: Path("recordings"), dest_for=(("recover", "dir"),)),
     Setting("units", "display unit: N, kgf, lbf or kPa", _one_of("N", "kgf", "lbf", "kPa"), DISPLAY, "units", "N"),
     Setting("feedback", "feedback mode: full, faded or blind", _one_of("full", "faded", "blind"), DISPLAY,
             "feedback", "full"),
@@ -199,7 +205,7 @@ class Config:
 
     def defaults_for(self, command: str) -> dict[str, object]:
         """argparse defaults (dest -> value) that the file sets for ``command``."""
-        return {s.dest: self.values[s.key] for s in SETTINGS if s.key in self.values and command in s.commands}
+        return {s.dest_of(command): self.values[s.key] for s in SETTINGS if s.key in self.values and command in s.commands}
 
 
 def config_path(explicit: str | os.PathLike | None = None) -> tuple[Path, str]:

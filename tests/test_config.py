@@ -97,6 +97,13 @@ def test_config_option_names_another_file(tmp_path):
     assert_one_line_error(run_cli("config", "--config", str(tmp_path / "none.toml")), "none.toml", "no such file")
 
 
+def test_recover_looks_in_the_configured_output_folder(config_file, tmp_path):
+    config_file(f'out = "{tmp_path / "sessions"}"\n')
+    (tmp_path / "sessions").mkdir()
+    r = run_cli("recover")
+    assert r.returncode == 0 and f"no unfinished sessions in {tmp_path / 'sessions'}" in r.stderr
+
+
 def test_commands_that_open_a_sensor_need_a_port_from_somewhere():
     assert_one_line_error(run_cli("stream", "--seconds", "0.1"), "--port", "config file")
 
@@ -111,7 +118,7 @@ def test_every_setting_is_an_option_of_the_commands_it_names():
         for command in setting.commands:
             sub = subparser_of(parser, command)
             ns = sub.parse_args([] if command != "replay" else ["x.h5"])
-            assert hasattr(ns, setting.dest), (setting.key, command)
+            assert hasattr(ns, setting.dest_of(command)), (setting.key, command)
     assert isinstance(parser, argparse.ArgumentParser)
 
 

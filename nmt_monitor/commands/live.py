@@ -23,7 +23,7 @@ def add_parser(subparsers) -> None:
     add_connection_arguments(parser, port_required=False)
     add_session_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("recordings"), metavar="DIR",
-                        help="where recordings go (default: recordings/)")
+                        help="where recordings go (default: the config file's out, else recordings/)")
     parser.add_argument("--record", action="store_true", help="record from the start")
     parser.add_argument("--units", choices=("N", "kgf", "lbf", "kPa"), default="N",
                         help="display unit (kPa needs --tip-area-cm2; default N)")
