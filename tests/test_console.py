@@ -66,6 +66,4 @@ def test_analyze_draws_a_table_on_a_terminal(tmp_path):
     os.close(leader)
     assert proc.wait(timeout=60) == 0, text
     assert "f.csv: 2000 samples" in text and "start s" in text and "─" in text and "never over tolerance" in text
-    piped = subprocess.run([sys.executable, "-m", "nmt_monitor", "analyze", "f.csv", "--tolerance", "60N"],
-                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
-    assert "─" not in piped.stdout and "\x1b" not in piped.stdout and "  #  start s" in piped.stdout
+    # piped, the same command prints plain text (tests/test_analyze_cli.py reads it)

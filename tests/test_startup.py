@@ -48,11 +48,18 @@ def test_help_imports_only_the_chosen_command():
     assert commands <= {"nmt_monitor.commands.stream", "nmt_monitor.commands.argtypes"}
 
 
-def test_analyze_of_a_csv_loads_neither_the_screen_nor_the_sensor_link(tmp_path):
+@pytest.fixture(scope="module")
+def analyze_modules(tmp_path_factory) -> set[str]:
+    """Modules loaded by ``nmt-monitor analyze`` of a small CSV."""
+    tmp = tmp_path_factory.mktemp("startup")
     t = np.arange(0, 20, 0.01)
-    np.savetxt(tmp_path / "f.csv", np.c_[t, np.where((t > 3) & (t < 15), 30.0, 0.0)], delimiter=",",
+    np.savetxt(tmp / "f.csv", np.c_[t, np.where((t > 3) & (t < 15), 30.0, 0.0)], delimiter=",",
                header="time_s,force_N", comments="", fmt="%.3f")
-    loaded = modules_after(["analyze", "f.csv"], cwd=tmp_path)
+    return modules_after(["analyze", "f.csv"], cwd=tmp)
+
+
+def test_analyze_of_a_csv_loads_neither_the_screen_nor_the_sensor_link(analyze_modules):
+    loaded = analyze_modules
     assert "nmt_monitor.dsp" in loaded  # it did analyse
     for name in ("textual", "rich", "h5py", "matplotlib", "firmware_sim", "nmt_monitor.tui"):
         assert name not in loaded, name
@@ -67,8 +74,5 @@ def test_the_simulator_does_not_import_scipy():
 
 @pytest.mark.xfail(strict=True, reason="nmt_monitor.dsp imports scipy.signal at import time (~0.7 s); "
                    "the hold engine's owner is replacing it")
-def test_analyze_of_a_csv_does_not_import_scipy_signal(tmp_path):
-    t = np.arange(0, 20, 0.01)
-    np.savetxt(tmp_path / "f.csv", np.c_[t, np.where((t > 3) & (t < 15), 30.0, 0.0)], delimiter=",",
-               header="time_s,force_N", comments="", fmt="%.3f")
-    assert "scipy.signal" not in modules_after(["analyze", "f.csv"], cwd=tmp_path)
+def test_analyze_of_a_csv_does_not_import_scipy_signal(analyze_modules):
+    assert "scipy.signal" not in analyze_modules
