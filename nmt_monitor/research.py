@@ -13,7 +13,7 @@ No pandas needed (``pandas.DataFrame(table.rows)`` works if you have it)::
     R.icc(matrix, form="2,1")                             # subjects x measurements
 
 Also the machinery of ``nmt-monitor analyze`` and ``grade`` over many files: ``map_files``
-(parallel processes, results in input order) and ``Progress`` (a bar on stderr).
+(parallel processes, results in input order) and ``Progress`` (a bar on stderr when it is a terminal).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import hashlib
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nmt_monitor import __version__
+from nmt_monitor.console import Progress  # a rich bar on a terminal, plain lines otherwise
 from nmt_monitor.storage import open_session  # noqa: F401 - re-exported for notebooks
 
 __all__ = [
@@ -212,7 +212,11 @@ class Table:
         return {k: Table(v, self.columns) for k, v in out.items()}
 
     def to_csv(self, path_or_file) -> None:
+        """Write the table as CSV; text that a spreadsheet would run as a formula (``=``, ``+``,
+        ``-``, ``@`` ...) gets a leading ``'`` (numbers are left alone)."""
         import csv
+
+        from nmt_monitor.safetext import spreadsheet_cell
 
         own = isinstance(path_or_file, (str, os.PathLike))
         fh = open(path_or_file, "w", newline="", encoding="utf-8") if own else path_or_file
@@ -220,7 +224,7 @@ class Table:
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(self.columns)
             for r in self.rows:
-                w.writerow(["" if r.get(c) is None else r.get(c) for c in self.columns])
+                w.writerow(["" if r.get(c) is None else spreadsheet_cell(r.get(c)) for c in self.columns])
         finally:
             if own:
                 fh.close()
@@ -281,38 +285,6 @@ def provenance(results: Sequence[FileResult], params, argv: Sequence[str] | None
 
 # ---- many files, in parallel, with a progress bar ---------------------------------------------
 
-class Progress:
-    """A one-line progress bar on stderr (``\\r``-redrawn); nothing ever goes to stdout."""
-
-    def __init__(self, total: int, label: str = "", stream=None, width: int = 30) -> None:
-        self.total = max(0, int(total))
-        self.done = 0
-        self.label = label
-        self.stream = stream if stream is not None else sys.stderr
-        self.width = width
-        self.t0 = time.monotonic()
-        self._last = -1.0
-
-    def update(self, n: int = 1, name: str = "") -> None:
-        self.done += n
-        now = time.monotonic()
-        if self.done < self.total and now - self._last < 0.1:
-            return
-        self._last = now
-        frac = self.done / self.total if self.total else 1.0
-        fill = int(round(frac * self.width))
-        el = now - self.t0
-        eta = el / frac - el if frac > 0 else 0.0
-        tail = os.path.basename(name)[:28]
-        self.stream.write(f"\r{self.label}[{'#' * fill}{'.' * (self.width - fill)}] {self.done}/{self.total} "
-                          f"{el:5.1f}s eta {eta:4.0f}s {tail:<28}")
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
-
-
 def default_jobs(n_items: int) -> int:
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -325,22 +297,59 @@ def _name(item) -> str:
     return str(item[0] if isinstance(item, tuple) else item)
 
 
+@dataclass
+class Skipped:
+    """A file a batch could not use (``map_files(..., skip_errors=True)``): its name and why,
+    in one line that names the file."""
+
+    source: str
+    message: str
+
+
+def _skipped(item, exc: BaseException) -> Skipped:
+    from nmt_monitor.errors import UserError
+
+    name = _name(item)
+    if isinstance(exc, UserError):
+        message = str(exc)
+    else:  # a bug or an exhausted resource: still one line, and the batch goes on
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        message = f"cannot be used (unexpected {type(exc).__name__}{': ' + lines[0] if lines else ''})"
+    if name not in message:
+        message = f"{name}: {message}"
+    return Skipped(name, " ".join(message.split("\n")))
+
+
 def map_files(fn: Callable[[str], object], items: Sequence, *, jobs: int | None = None,
-              progress: Progress | None = None) -> list:
+              progress: Progress | None = None, skip_errors: bool = False) -> list:
     """``[fn(x) for x in items]`` in ``jobs`` worker processes (None: one per CPU; 1: in this
     process). Results come back in input order; the first exception is raised (pending work is
-    cancelled). ``fn`` must be picklable (a module-level function or a dataclass instance)."""
+    cancelled). ``fn`` must be picklable (a module-level function or a dataclass instance).
+
+    ``skip_errors``: an item whose ``fn`` raises gives a ``Skipped`` (file and one-line reason)
+    in its place and the others go on; exceptions with a true ``fatal`` attribute (e.g. the
+    report's disk is full) still stop everything."""
     items = list(items)
     jobs = default_jobs(len(items)) if jobs is None else max(1, min(int(jobs), max(1, len(items))))
     out: list = [None] * len(items)
+
+    def failed(i: int, exc: BaseException) -> None:
+        if not skip_errors or not isinstance(exc, Exception) or getattr(exc, "fatal", False):
+            raise exc
+        out[i] = _skipped(items[i], exc)
+
     try:
         if jobs == 1 or len(items) <= 1:
             for i, x in enumerate(items):
-                out[i] = fn(x)
+                try:
+                    out[i] = fn(x)
+                except Exception as exc:  # noqa: BLE001 - see failed()
+                    failed(i, exc)
                 if progress:
                     progress.update(1, _name(x))
             return out
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
 
         with ProcessPoolExecutor(max_workers=jobs) as ex:
             futures = {ex.submit(fn, x): i for i, x in enumerate(items)}
@@ -348,13 +357,24 @@ def map_files(fn: Callable[[str], object], items: Sequence, *, jobs: int | None 
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
+                    i = futures[fut]
                     exc = fut.exception()
-                    if exc is not None:
+                    if isinstance(exc, BrokenProcessPool):
+                        from nmt_monitor.errors import UserError
+
                         for p in pending:
                             p.cancel()
-                        raise exc
-                    i = futures[fut]
-                    out[i] = fut.result()
+                        raise UserError(f"a worker process died (out of memory?) near {_name(items[i])}; "
+                                        "try --jobs 1") from None
+                    if exc is not None:
+                        try:
+                            failed(i, exc)
+                        except BaseException:
+                            for p in pending:
+                                p.cancel()
+                            raise
+                    else:
+                        out[i] = fut.result()
                     if progress:
                         progress.update(1, _name(items[i]))
         return out

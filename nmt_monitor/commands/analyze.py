@@ -9,6 +9,8 @@ import math
 import sys
 
 from nmt_monitor.commands.argtypes import force_band_n, force_n, positive_number, worker_count
+from nmt_monitor.commands.batch import BATCH_EXIT_CODES, BatchHelpFormatter, report_skipped
+from nmt_monitor.console import is_terminal
 from nmt_monitor.errors import UserError
 
 HELP = "find holds, drift and over-tolerance in recordings (.h5 sessions, .csv)"
@@ -26,9 +28,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help=HELP,
         description=(
             "Find the sustained static holds in force recordings and report their metrics "
-            "(docs/metrics.md), drift and over-tolerance episodes. CSV files need a header "
-            "time_s,force_N (or force_kgf / force_lbf); time need not be uniform."
+            "(level, SD, CV, drift, time in the target band), drift and over-tolerance episodes. CSV files "
+            "need a header time_s,force_N (or force_kgf / force_lbf); time need not be uniform. "
+            "A file that cannot be read is named on stderr (one line) and skipped; the others are analysed."
         ),
+        epilog=BATCH_EXIT_CODES,
+        formatter_class=BatchHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="recordings (.h5 sessions, .csv), or folders (searched recursively)")
@@ -71,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{f}: is a directory, not a recording")
 
     from nmt_monitor.dsp import HoldParams
-    from nmt_monitor.research import Progress, _AnalyzeJob, map_files, provenance, rows_for
+    from nmt_monitor.console import Progress
+    from nmt_monitor.research import Skipped, _AnalyzeJob, map_files, provenance, rows_for
 
     changes = {}
     if args.min_hold is not None:
@@ -85,13 +91,18 @@ def run(args: argparse.Namespace) -> int:
     job = _AnalyzeJob(params, args.tolerance, args.target, hash_file=bool(args.provenance))
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     bar = Progress(len(files), "analyze ") if show and len(files) > 1 else None
-    results = map_files(job, files, jobs=args.jobs, progress=bar)
+    results = map_files(job, files, jobs=args.jobs, progress=bar, skip_errors=True)
+    skipped = [r for r in results if isinstance(r, Skipped)]
+    results = [r for r in results if not isinstance(r, Skipped)]
+    if not results:
+        return report_skipped(skipped, len(files), 0, "analysed")
     if args.provenance:
         from nmt_monitor import __version__
 
         doc = provenance(results, params, argv=sys.argv, output="csv" if args.csv else "json" if args.json else "table",
                          tolerance_override_N=args.tolerance,
-                         target_override_N=list(args.target) if args.target else None)
+                         target_override_N=list(args.target) if args.target else None,
+                         skipped=[{"source": x.source, "error": x.message} for x in skipped])
         doc["note"] = (f"nmt-monitor {__version__} analyze: engine parameters per input are the defaults "
                        "changed by the options above; tolerance and target band come from each session "
                        "file unless overridden")
@@ -104,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.json:
         objs = [r.analysis.to_dict(source=r.source) for r in results]
-        json.dump(objs[0] if len(objs) == 1 else objs, out, indent=2)
+        json.dump(objs[0] if len(files) == 1 else objs, out, indent=2)
         out.write("\n")
     elif args.csv:
         fields = _csv_fields()
@@ -113,18 +124,25 @@ def run(args: argparse.Namespace) -> int:
         for r in results:
             for row in rows_for(r):
                 writer.writerow([_cell(row.get(k)) for k in fields])
+    elif is_terminal(out):
+        _print_rich_tables(results, out)
     else:
         for n, r in enumerate(results):
             if n:
                 out.write("\n")
             out.write(_table(r))
-    return 0
+    out.flush()
+    return report_skipped(skipped, len(files), len(results), "analysed")
 
 
 def _cell(value) -> str:
+    """A CSV cell: text that a spreadsheet would run as a formula is neutralised (numbers,
+    e.g. -1.5, stay numbers)."""
+    from nmt_monitor.safetext import spreadsheet_cell
+
     if value is None:
         return ""
-    return str(value)
+    return spreadsheet_cell(value) if isinstance(value, str) else str(value)
 
 
 def _fmt(value, spec: str) -> str:
@@ -134,17 +152,40 @@ def _fmt(value, spec: str) -> str:
 
 
 def _table(r) -> str:
+    """One recording's holds as plain aligned text (stdout not a terminal)."""
+    from nmt_monitor.console import plain_table
+
+    head, rows, tail = _table_parts(r)
+    lines = [head] + (plain_table(rows, left=0, indent="  ") if rows else ["  no holds found"])
+    return "\n".join(lines + [f"  {t}" for t in tail]) + "\n"
+
+
+def _print_rich_tables(results, out) -> None:
+    """The same tables drawn with rich (stdout a terminal)."""
+    from rich.text import Text
+
+    from nmt_monitor.console import print_rich, rich_table
+
+    items = []
+    for n, r in enumerate(results):
+        head, rows, tail = _table_parts(r)
+        items.append(Text(("\n" if n else "") + head, style="bold"))
+        items.append(rich_table(rows, left=0) if rows else Text("  no holds found"))
+        items += [Text(t, style="bold red" if t.startswith("over") or t.startswith("  ") else "green")
+                  for t in tail]
+    print_rich(*items, file=out)
+
+
+def _table_parts(r):
+    """(heading, rows with a header row or None, lines about over-tolerance)."""
     a = r.analysis
-    lines = []
     head = f"{r.source}: {r.n_samples} samples, {r.duration_s:.1f} s, ~{_fmt(a.sample_rate_hz, '.0f')} Hz"
     if a.tolerance_n is not None:
         head += f", tolerance {a.tolerance_n:.1f} N"
     if a.target_band_n is not None:
         head += f", target {a.target_band_n[0]:.1f}..{a.target_band_n[1]:.1f} N"
-    lines.append(head)
-    if not a.holds:
-        lines.append("  no holds found")
-    else:
+    rows = None
+    if a.holds:
         target = a.target_band_n is not None
         cols = ("#", "start s", "end s", "dur s", "mean N", "SD N", "CV %", "drift %", "N/s", "peak N") + (
             ("in target %",) if target else ()) + ("flags",)
@@ -154,15 +195,12 @@ def _table(r) -> str:
                          _fmt(h.mean_N, ".1f"), _fmt(h.sd_N, ".2f"), _fmt(h.cv_pct, ".1f"),
                          _fmt(h.drift_pct, "+.1f"), _fmt(h.drift_N_per_s, "+.2f"), _fmt(h.peak_N, ".1f"))
                         + ((_fmt(h.time_in_target_pct, ".0f"),) if target else ()) + (", ".join(h.flags),))
-        widths = [max(len(r[c]) for r in rows) for c in range(len(cols))]
-        for r in rows:
-            cells = [r[c].rjust(widths[c]) if c < len(cols) - 1 else r[c] for c in range(len(cols))]
-            lines.append("  " + "  ".join(cells).rstrip())
+    tail = []
     if a.tolerance_n is not None:
         if a.over_tolerance:
-            lines.append(f"  over tolerance ({len(a.over_tolerance)}):")
+            tail.append(f"over tolerance ({len(a.over_tolerance)}):")
             for o in a.over_tolerance:
-                lines.append(f"    {o.start_s:.2f}-{o.end_s:.2f} s ({o.duration_s:.2f} s), peak {o.peak_N:.1f} N")
+                tail.append(f"  {o.start_s:.2f}-{o.end_s:.2f} s ({o.duration_s:.2f} s), peak {o.peak_N:.1f} N")
         else:
-            lines.append("  never over tolerance")
-    return "\n".join(lines) + "\n"
+            tail.append("never over tolerance")
+    return head, rows, tail

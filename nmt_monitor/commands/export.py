@@ -23,16 +23,29 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from nmt_monitor.commands.termination import Terminated, stop_on_termination
     from nmt_monitor.storage import export_csv
     from nmt_monitor.storage.export import write_csv_rows
+    from nmt_monitor.storage.paths import check_output_file
 
     if str(args.csv) == "-":
-        write_csv_rows(args.file, sys.stdout)
+        try:
+            with stop_on_termination():
+                write_csv_rows(args.file, sys.stdout)
+        except Terminated as stop:
+            print(f"nmt-monitor: export stopped by {stop.name}", file=sys.stderr)
+            return stop.exit_code
         return 0
     if args.csv.resolve() == args.file.resolve():
         raise UserError("--csv must not be the session file itself")
+    # before reading the session: a dangling link, a name too long, a folder that cannot be written
+    check_output_file(args.csv, "--csv")
     try:
-        n = export_csv(args.file, args.csv, overwrite=args.force)
+        with stop_on_termination():  # the partial CSV is removed on SIGTERM/SIGHUP too
+            n = export_csv(args.file, args.csv, overwrite=args.force)
+    except Terminated as stop:
+        print(f"nmt-monitor: export stopped by {stop.name}; {args.csv} was not written", file=sys.stderr)
+        return stop.exit_code
     except FileExistsError:
         if args.force:
             raise UserError(f"{args.csv} is an HDF5 file (a recording?): an export never overwrites it") from None

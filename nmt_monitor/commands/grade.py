@@ -7,6 +7,7 @@ import os
 import sys
 
 from nmt_monitor.commands.argtypes import worker_count
+from nmt_monitor.commands.batch import BATCH_EXIT_CODES, BatchHelpFormatter, report_skipped
 
 HELP = "score holds per hold, session and student against a rubric; HTML report and gradebook"
 
@@ -16,12 +17,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "grade",
         help=HELP,
         description=(
-            "Score every hold in the recordings against a rubric (docs/grading.md): each sub-skill "
+            "Score every hold in the recordings against a rubric ('grade --show-rubric' prints it): each sub-skill "
             "(target band, duration, steadiness, drift, ramp-in) as the share of the hold in target, "
             "near misses earning partial credit, and a composite 0-100 with over-tolerance penalties. "
             "Sessions are grouped into students by their therapist metadata. Folders are searched "
-            "recursively for .h5 sessions and .csv recordings."
+            "recursively for .h5 sessions and .csv recordings. A file that cannot be read is named on "
+            "stderr (one line) and skipped; the others are graded."
         ),
+        epilog=BATCH_EXIT_CODES,
+        formatter_class=BatchHelpFormatter,
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="session files (.h5, .csv), or folders of them")
     parser.add_argument("--rubric", metavar="FILE.toml",
@@ -58,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
     progress = args.progress if args.progress is not None else sys.stderr.isatty()
     image_dir = None
     if args.report:
-        if os.path.exists(args.report) and not os.path.isdir(args.report):
-            raise UserError(f"--report {args.report}: exists and is not a directory")
+        from nmt_monitor.storage.paths import check_output_dir
+
+        # before grading: a dangling link, a name too long, a folder that cannot be written
+        check_output_dir(args.report, "--report")
         image_dir = os.path.join(args.report, "img")
         try:
             os.makedirs(image_dir, exist_ok=True)
@@ -67,25 +73,28 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--report {args.report}: cannot create the directory ({exc.strerror or exc})") from None
     from nmt_monitor.grading.batch import grade_paths
 
-    sessions, students = grade_paths(files, rubric, image_dir=image_dir, jobs=args.jobs, progress=progress)
+    skipped: list = []
+    sessions, students = grade_paths(files, rubric, image_dir=image_dir, jobs=args.jobs, progress=progress,
+                                     skipped=skipped)
+    if not sessions:
+        return report_skipped(skipped, len(files), 0, "graded")
     out = sys.stdout
-    out.write(tables(sessions, students, rubric, show_holds=args.show_holds))
+    from nmt_monitor.console import is_terminal
+
+    if is_terminal(out):
+        print_rich_tables(sessions, students, rubric, show_holds=args.show_holds, out=out)
+    else:
+        out.write(tables(sessions, students, rubric, show_holds=args.show_holds))
+    out.flush()
     if args.report:
         from nmt_monitor.grading.report import write_report
 
-        index = write_report(args.report, sessions, students, rubric)
+        try:
+            index = write_report(args.report, sessions, students, rubric, skipped=skipped)
+        except OSError as exc:  # a full disk, a folder removed meanwhile
+            raise UserError(f"--report {args.report}: cannot write the report ({exc.strerror or exc})") from None
         print(f"report: {index}", file=sys.stderr)
-    return 0
-
-
-def _fmt_table(rows: list[tuple[str, ...]], left: int = 2) -> list[str]:
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    out = []
-    for r in rows:
-        cells = [r[c].ljust(widths[c]) if c < left or c == len(r) - 1 else r[c].rjust(widths[c])
-                 for c in range(len(r))]
-        out.append("  ".join(cells).rstrip())
-    return out
+    return report_skipped(skipped, len(files), len(sessions), "graded")
 
 
 def _p(v) -> str:
@@ -93,11 +102,37 @@ def _p(v) -> str:
 
 
 def tables(sessions, students, rubric, show_holds: bool = True) -> str:
+    """The tables as plain aligned text (stdout not a terminal)."""
+    from nmt_monitor.console import plain_table
+
+    heading, sections = table_sections(sessions, students, rubric, show_holds)
+    lines = [heading]
+    for title, rows, left in sections:
+        lines += ["", title] + plain_table(rows, left=left)
+    return "\n".join(lines) + "\n"
+
+
+def print_rich_tables(sessions, students, rubric, show_holds: bool = True, out=None) -> None:
+    """The same tables drawn with rich (stdout a terminal)."""
+    from rich.text import Text
+
+    from nmt_monitor.console import print_rich, rich_table
+
+    heading, sections = table_sections(sessions, students, rubric, show_holds)
+    items = [Text(heading, style="dim")]
+    for title, rows, left in sections:
+        items += [Text(""), rich_table(rows, left=left, title=title)]
+    print_rich(*items, file=out)
+
+
+def table_sections(sessions, students, rubric, show_holds: bool = True):
+    """(heading, [(title, rows with a header row, left-aligned leading columns)])."""
     from nmt_monitor.grading.rubric import SUBSKILLS
     from nmt_monitor.grading.scoring import SUBSKILL_LABELS
 
-    lines = [f"rubric: {rubric.name} ({rubric.source}); sub-skills in % of target, scores 0-100, "
-             f"pass {rubric.pass_score:g}"]
+    heading = (f"rubric: {rubric.name} ({rubric.source}); sub-skills in % of target, scores 0-100, "
+               f"pass {rubric.pass_score:g}")
+    sections = []
     if show_holds:
         rows = [("student", "session", "hold", "start s", "dur s", "mean N", "CV %", "drift %")
                 + tuple(SUBSKILL_LABELS[k] for k in SUBSKILLS) + ("over s", "penalty", "score", "flags")]
@@ -108,7 +143,7 @@ def tables(sessions, students, rubric, show_holds: bool = True) -> str:
                             + tuple(_p(h.scores.get(k)) for k in SUBSKILLS)
                             + (f"{h.time_over_tolerance_s:.1f}", "FAIL" if h.failed else f"{h.penalty:.0f}",
                                f"{h.composite:.0f}", ",".join(h.flags) or "-"))
-        lines += ["", "Holds"] + _fmt_table(rows)
+        sections.append(("Holds", rows, 2))
     rows = [("student", "session", "date", "holds") + tuple(SUBSKILL_LABELS[k] for k in SUBSKILLS)
             + ("score", "pass", "notes")]
     from nmt_monitor.grading.report import _date
@@ -117,11 +152,11 @@ def tables(sessions, students, rubric, show_holds: bool = True) -> str:
         m = s.subskill_means()
         rows.append((s.student, s.label, _date(s) or "-", str(len(s.holds))) + tuple(_p(m[k]) for k in SUBSKILLS)
                     + (f"{s.score:.0f}", "yes" if s.passed else "no", "; ".join(s.notes) or "-"))
-    lines += ["", "Sessions"] + _fmt_table(rows, left=3)
+    sections.append(("Sessions", rows, 3))
     rows = [("student", "sessions", "mean", "first", "last", "trend/session", "improving")]
     for st in students:
         rows.append((st.name, str(len(st.sessions)), f"{st.mean:.0f}", f"{st.first:.0f}", f"{st.last:.0f}",
                      "-" if st.trend is None else f"{st.trend:+.1f}",
                      "-" if st.improving is None else ("yes" if st.improving else "no")))
-    lines += ["", "Students"] + _fmt_table(rows, left=1)
-    return "\n".join(lines) + "\n"
+    sections.append(("Students", rows, 1))
+    return heading, sections

@@ -17,21 +17,29 @@ def add_parser(subparsers) -> None:
         "sessions still being recorded are left alone; nothing is overwritten.",
     )
     parser.add_argument("dir", nargs="?", type=Path, default=Path("recordings"), metavar="DIR",
-                        help="directory to search (default: recordings/)")
+                        help="directory to search (default: the config file's out, else recordings/)")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from nmt_monitor.storage import recover_all
+    from nmt_monitor.commands.termination import Terminated, stop_on_termination
+    from nmt_monitor.storage import find_unfinished, recover_session
 
     if not args.dir.is_dir():
         raise UserError(f"{args.dir}: no such directory")
-    results = recover_all(args.dir)
-    if not results:
+    journals = find_unfinished(args.dir, include_in_use=True)
+    if not journals:
         print(f"nmt-monitor: no unfinished sessions in {args.dir}", file=sys.stderr)
         return 0
     failed = 0
-    for result in results:
-        print(result.summary(), file=sys.stderr if result.status == "failed" else sys.stdout, flush=True)
-        failed += result.status == "failed"
+    try:
+        with stop_on_termination():  # the session being written is removed; its journal is kept
+            for journal in journals:  # one journal's failure never stops the others
+                result = recover_session(journal)
+                print(result.summary(), file=sys.stderr if result.status == "failed" else sys.stdout, flush=True)
+                failed += result.status == "failed"
+    except Terminated as stop:
+        print(f"nmt-monitor: recover stopped by {stop.name}; the journals not yet recovered are kept",
+              file=sys.stderr)
+        return stop.exit_code
     return EXIT_FAILURE if failed else 0

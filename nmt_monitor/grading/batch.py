@@ -7,12 +7,22 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from nmt_monitor.errors import UserError
 from nmt_monitor.grading.rubric import Rubric
 from nmt_monitor.grading.scoring import SessionGrade, StudentGrade, grade_students, score_session
 
 
+#: Longest slug: names built from it (``student-<slug>.png``, ``<slug>-hold12.png``) must stay
+#: well under the 255 bytes a file name may have, however long the student's name.
+MAX_SLUG = 80
+
+
 def slug(text: str) -> str:
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    if len(s) > MAX_SLUG:  # keep it unique with a hash of the whole text
+        import hashlib
+
+        s = s[:MAX_SLUG - 9].rstrip("-.") + "-" + hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:8]
     return s or "x"
 
 
@@ -30,6 +40,12 @@ def session_labels(paths: list[str]) -> list[str]:
         seen[label] = n + 1
         out.append(label if n == 0 else f"{label}~{n + 1}")
     return out
+
+
+class ReportWriteError(UserError):
+    """The report cannot be written (a full disk, a read-only folder): stops the whole batch."""
+
+    fatal = True
 
 
 @dataclass
@@ -51,14 +67,21 @@ class GradeJob:
 
             for h in grade.holds:
                 name = f"{slug(label.replace('/', '--'))}-hold{h.index}.png"
-                hold_png(os.path.join(self.image_dir, name), grade, h, rec.time_s, rec.force_n, self.rubric)
+                try:
+                    hold_png(os.path.join(self.image_dir, name), grade, h, rec.time_s, rec.force_n, self.rubric)
+                except OSError as exc:
+                    raise ReportWriteError(f"cannot write the report's pictures in {self.image_dir} "
+                                           f"({exc.strerror or exc})") from None
                 h.image = name
         return grade
 
 
 def grade_paths(paths: list[str], rubric: Rubric, *, image_dir: str | None = None, jobs: int | None = None,
-                progress: bool = False) -> tuple[list[SessionGrade], list[StudentGrade]]:
-    """Grade recordings and folders (searched recursively): sessions (input order) and students."""
+                progress: bool = False, skipped: list | None = None) -> tuple[list[SessionGrade], list[StudentGrade]]:
+    """Grade recordings and folders (searched recursively): sessions (input order) and students.
+
+    ``skipped``: a list to collect the files that cannot be read (``research.Skipped``: file and
+    one-line reason) while the others are graded; without it the first bad file raises."""
     from nmt_monitor.loaders import expand_paths
     from nmt_monitor.research import Progress, map_files
 
@@ -67,5 +90,11 @@ def grade_paths(paths: list[str], rubric: Rubric, *, image_dir: str | None = Non
     if image_dir is not None:
         os.makedirs(image_dir, exist_ok=True)
     bar = Progress(len(files), "grading ") if progress else None
-    sessions = map_files(GradeJob(rubric, image_dir), list(zip(files, labels)), jobs=jobs, progress=bar)
+    sessions = map_files(GradeJob(rubric, image_dir), list(zip(files, labels)), jobs=jobs, progress=bar,
+                         skip_errors=skipped is not None)
+    if skipped is not None:
+        from nmt_monitor.research import Skipped
+
+        skipped.extend(s for s in sessions if isinstance(s, Skipped))
+        sessions = [s for s in sessions if not isinstance(s, Skipped)]
     return sessions, grade_students(rubric, sessions)

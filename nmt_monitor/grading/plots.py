@@ -1,14 +1,18 @@
 """Pictures for the grading report: one PNG per hold, the class distribution, progress.
 
 Headless: matplotlib's Agg canvas on ``matplotlib.figure.Figure`` objects (no pyplot, no
-display, safe in worker processes).
+display, safe in worker processes). Names and labels come from session files: they are drawn
+as plain text (``figure_text`` escapes ``$``; TeX is off whatever the user's matplotlibrc says).
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from nmt_monitor.grading.scoring import SUBSKILL_LABELS, HoldGrade, SessionGrade, bin_means
+from nmt_monitor.safetext import figure_text as _t
 
 # colours (colour-blind friendly, Okabe-Ito)
 C_TRACE = "#0b3d91"
@@ -19,6 +23,18 @@ C_DRIFT = "#e69f00"
 C_HOLD = "#56b4e9"
 
 DPI = 100
+
+
+def _plain_text(draw):
+    """Draw (and save) with TeX off and mathtext only where a ``$`` is unescaped (none in
+    escaped user text), whatever the user's matplotlib settings are."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context({"text.usetex": False, "text.parse_math": True}):
+            return draw(*args, **kwargs)
+    return wrapper
 
 
 def _figure(w_in: float, h_in: float):
@@ -34,6 +50,7 @@ def _score_colour(score: float) -> str:
     return "#1a7f37" if score >= 85 else "#9a6700" if score >= 60 else "#cf222e"
 
 
+@_plain_text
 def hold_png(path, session: SessionGrade, hold: HoldGrade, time_s: np.ndarray, force_n: np.ndarray,
              rubric, margin_s: float = 4.0) -> None:
     """Force trace around one hold: target band (and its near-miss margin), tolerance,
@@ -94,8 +111,8 @@ def hold_png(path, session: SessionGrade, hold: HoldGrade, time_s: np.ndarray, f
     ax.set_ylabel("force (N)")
     ax.grid(alpha=0.25, lw=0.5)
     ax.legend(loc="lower center", fontsize=7, ncol=4, frameon=False, bbox_to_anchor=(0.5, -0.01))
-    ax.set_title(f"{session.student} · {session.label} · hold {hold.index}: {hold.duration_s:.1f} s "
-                 f"at {hold.mean_N:.1f} N", fontsize=10, loc="left")
+    ax.set_title(_t(f"{session.student} · {session.label} · hold {hold.index}: {hold.duration_s:.1f} s "
+                    f"at {hold.mean_N:.1f} N"), fontsize=10, loc="left")
     # the scores, beside the plot
     fig.text(0.80, 0.80, f"{hold.composite:.0f}", fontsize=24, color=_score_colour(hold.composite),
              fontweight="bold", va="center")
@@ -113,10 +130,11 @@ def hold_png(path, session: SessionGrade, hold: HoldGrade, time_s: np.ndarray, f
                  color=C_TOL, fontweight="bold")
         y -= 0.075
     if hold.flags:
-        fig.text(0.80, y - 0.02, "flags: " + ", ".join(hold.flags), fontsize=7.5, color="#555555")
+        fig.text(0.80, y - 0.02, _t("flags: " + ", ".join(hold.flags)), fontsize=7.5, color="#555555")
     fig.savefig(path, format="png")
 
 
+@_plain_text
 def distribution_png(path, scores: list[float], pass_score: float) -> None:
     fig = _figure(6.0, 3.0)
     ax = fig.add_axes((0.1, 0.17, 0.86, 0.72))
@@ -132,13 +150,14 @@ def distribution_png(path, scores: list[float], pass_score: float) -> None:
     fig.savefig(path, format="png")
 
 
+@_plain_text
 def class_progress_png(path, students, pass_score: float) -> None:
     """Every student's session scores in order, one line each."""
     fig = _figure(7.0, 3.4)
     ax = fig.add_axes((0.08, 0.15, 0.62, 0.75))
     for st in students:
         x = np.arange(1, len(st.sessions) + 1)
-        ax.plot(x, st.scores, marker="o", ms=3.5, lw=1.3, label=st.name[:24])
+        ax.plot(x, st.scores, marker="o", ms=3.5, lw=1.3, label=_t(st.name[:24]))
     ax.axhline(pass_score, color=C_TOL, ls="--", lw=1.0)
     ax.set_ylim(0, 103)
     ax.set_xlabel("session (in time order)")
@@ -153,12 +172,13 @@ def class_progress_png(path, students, pass_score: float) -> None:
 def _tick(session: SessionGrade) -> str:
     import datetime as dt
 
-    name = session.label.rsplit("/", 1)[-1][:14]
+    name = _t(session.label.rsplit("/", 1)[-1][:14])
     if session.start_epoch_s is not None:
         return f"{name}\n{dt.datetime.fromtimestamp(session.start_epoch_s):%Y-%m-%d}"
     return name
 
 
+@_plain_text
 def student_progress_png(path, student, pass_score: float) -> None:
     """One student's score per session, with the sub-skill means as thin lines."""
     fig = _figure(7.0, 3.0)
@@ -174,7 +194,7 @@ def student_progress_png(path, student, pass_score: float) -> None:
     ax.set_xticks(x, [_tick(s) for s in student.sessions], fontsize=7)
     ax.set_ylabel("score / sub-skill %")
     trend = "" if student.trend is None else f"  (trend {student.trend:+.1f} points/session)"
-    ax.set_title(f"{student.name}{trend}", fontsize=10, loc="left")
+    ax.set_title(_t(f"{student.name}{trend}"), fontsize=10, loc="left")
     ax.grid(alpha=0.25, lw=0.5)
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.savefig(path, format="png")

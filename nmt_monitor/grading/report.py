@@ -21,6 +21,7 @@ from nmt_monitor import __version__
 from nmt_monitor.grading.batch import slug
 from nmt_monitor.grading.rubric import SUBSKILLS, Rubric
 from nmt_monitor.grading.scoring import SUBSKILL_LABELS, SessionGrade, StudentGrade
+from nmt_monitor.safetext import spreadsheet_row
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em auto;max-width:1100px;
@@ -100,7 +101,7 @@ def _session_rows(sessions: list[SessionGrade], rubric: Rubric, up: str, with_st
     return "<table>" + head + "".join(rows) + "</table>"
 
 
-def _index(sessions, students: list[StudentGrade], rubric: Rubric) -> str:
+def _index(sessions, students: list[StudentGrade], rubric: Rubric, skipped=()) -> str:
     n_pass = sum(s.passed for s in sessions)
     improving = [st for st in students if st.improving]
     declining = [st for st in students if st.trend is not None and st.trend <= -rubric.progress.improving_points_per_session]
@@ -132,6 +133,9 @@ def _index(sessions, students: list[StudentGrade], rubric: Rubric) -> str:
     body.append("<h2>Sessions</h2>")
     ordered = sorted(sessions, key=lambda s: (s.student, s.start_epoch_s or 0, s.label))
     body.append(_session_rows(ordered, rubric, ""))
+    if skipped:
+        body.append(f"<h2>Not graded ({len(skipped)})</h2>")
+        body.append("<ul>" + "".join(f"<li>{escape(x.message)}</li>" for x in skipped) + "</ul>")
     return _page("Grading report", "\n".join(body))
 
 
@@ -193,9 +197,9 @@ def write_gradebook(path, sessions: list[SessionGrade], rubric: Rubric) -> None:
         for s in sorted(sessions, key=lambda s: (s.student, s.start_epoch_s or 0, s.label)):
             m = s.subskill_means()
             over = sum(h.time_over_tolerance_s for h in s.holds) + s.outside_over_tolerance_s
-            w.writerow([s.student, s.label, _date(s), s.source, s.client, s.site, len(s.holds)]
-                       + ["" if m[k] is None else round(100 * m[k], 1) for k in SUBSKILLS]
-                       + [round(over, 2), s.score, "yes" if s.passed else "no", rubric.name])
+            w.writerow(spreadsheet_row([s.student, s.label, _date(s), s.source, s.client, s.site, len(s.holds)]
+                                       + ["" if m[k] is None else round(100 * m[k], 1) for k in SUBSKILLS]
+                                       + [round(over, 2), s.score, "yes" if s.passed else "no", rubric.name]))
 
 
 def write_holds_csv(path, sessions: list[SessionGrade]) -> None:
@@ -204,20 +208,22 @@ def write_holds_csv(path, sessions: list[SessionGrade]) -> None:
         w.writerow(HOLDS_COLUMNS)
         for s in sessions:
             for h in s.holds:
-                w.writerow([s.student, s.label, h.index, round(h.start_s, 3), round(h.end_s, 3),
-                            round(h.duration_s, 3), round(h.mean_N, 3), _r(h.cv_pct), _r(h.drift_pct),
-                            _r(h.ramp_in_s), _r(h.overshoot_pct), round(h.time_over_tolerance_s, 3)]
-                           + ["" if h.scores.get(k) is None else round(100 * h.scores[k], 1) for k in SUBSKILLS]
-                           + [round(h.penalty, 1), "yes" if h.failed else "no", round(h.composite, 1),
-                              ";".join(h.flags)])
+                w.writerow(spreadsheet_row(
+                    [s.student, s.label, h.index, round(h.start_s, 3), round(h.end_s, 3),
+                     round(h.duration_s, 3), round(h.mean_N, 3), _r(h.cv_pct), _r(h.drift_pct),
+                     _r(h.ramp_in_s), _r(h.overshoot_pct), round(h.time_over_tolerance_s, 3)]
+                    + ["" if h.scores.get(k) is None else round(100 * h.scores[k], 1) for k in SUBSKILLS]
+                    + [round(h.penalty, 1), "yes" if h.failed else "no", round(h.composite, 1), ";".join(h.flags)]))
 
 
 def _r(v, digits: int = 3):
     return "" if v is None else round(v, digits)
 
 
-def write_report(out_dir, sessions: list[SessionGrade], students: list[StudentGrade], rubric: Rubric) -> str:
-    """Write the report (hold pictures must already be in ``out_dir/img``); returns index.html's path."""
+def write_report(out_dir, sessions: list[SessionGrade], students: list[StudentGrade], rubric: Rubric,
+                 skipped=()) -> str:
+    """Write the report (hold pictures must already be in ``out_dir/img``); returns index.html's path.
+    ``skipped``: files that could not be graded (``research.Skipped``), listed on the overview."""
     from nmt_monitor.grading import plots
 
     img = os.path.join(out_dir, "img")
@@ -239,5 +245,5 @@ def write_report(out_dir, sessions: list[SessionGrade], students: list[StudentGr
         fh.write("\n")
     index = os.path.join(out_dir, "index.html")
     with open(index, "w", encoding="utf-8") as fh:
-        fh.write(_index(sessions, students, rubric))
+        fh.write(_index(sessions, students, rubric, skipped))
     return index

@@ -8,8 +8,7 @@ from typing import TextIO
 
 import numpy as np
 
-from nmt_monitor.storage import layout as L
-from nmt_monitor.storage.session_file import SessionFileError, open_session
+from nmt_monitor.storage.session_file import SessionFileError, open_checked, open_session, read_session
 
 CSV_HEADER = "time_s,force_N"
 DEFAULT_CHUNK = 200_000
@@ -30,20 +29,26 @@ def is_hdf5_file(path: Path | str) -> bool:
 
 def write_csv_rows(session_path: Path | str, out: TextIO, *, chunk: int = DEFAULT_CHUNK) -> int:
     """Write the header and ``time_s,force_N`` rows to the open text file ``out``, reading the
-    datasets ``chunk`` samples at a time (memory stays flat however long the session)."""
-    import h5py
+    datasets ``chunk`` samples at a time (memory stays flat however long the session).
 
-    open_session(session_path, arrays=False)  # a readable nmt-monitor session, or SessionFileError
-    with h5py.File(session_path, "r") as f:
-        g = f[L.FORCE]
-        t_ds, f_ds = g["timestamps"], g["data"]
-        n = int(t_ds.shape[0])
-        if int(f_ds.shape[0]) != n:
-            raise SessionFileError(f"{session_path}: timestamps and data differ in length")
+    The file is checked first (``open_checked``: links, storage, shapes against ``n_samples``),
+    so exactly ``n_samples`` rows are written, never more than the file declares; a time that
+    goes backwards or a non-finite value stops the export (``SessionFileError``)."""
+    with open_checked(session_path) as cs:
+        read_session(cs, arrays=False)  # metadata and tables must be readable too
+        n = cs.n_samples
+        if n == 0:
+            raise SessionFileError(f"{cs.path}: the session holds no samples: nothing to export")
         out.write(CSV_HEADER + "\n")
+        previous = None
         for i in range(0, n, chunk):
-            block = np.column_stack([t_ds[i:i + chunk], f_ds[i:i + chunk].astype(np.float64)])
-            np.savetxt(out, block, fmt=("%.6f", "%.4f"), delimiter=",")
+            rows = slice(i, min(n, i + chunk))
+            t = cs.read_samples("timestamps", rows).astype(np.float64)
+            cs.check_time(t, i, previous)
+            x = cs.read_samples("data", rows)
+            cs.check_force(x, i)
+            previous = float(t[-1])
+            np.savetxt(out, np.column_stack([t, x.astype(np.float64)]), fmt=("%.6f", "%.4f"), delimiter=",")
     return n
 
 
@@ -55,7 +60,7 @@ def export_csv(session_path: Path | str, csv_path: Path | str, *, overwrite: boo
     export leaves nothing behind. An HDF5 file is never overwritten (``FileExistsError``)."""
     from nmt_monitor.storage.h5writer import link_no_overwrite, new_partial_file
 
-    open_session(session_path, arrays=False)
+    open_session(session_path, arrays=False)  # refuse a bad file before creating anything
     csv_path = Path(csv_path)
     if csv_path.exists():
         if not overwrite:

@@ -220,23 +220,38 @@ class JournalReader:
                 try:
                     block = decode_block(payload)
                 except (ValueError, struct.error) as exc:
-                    self.scan.torn, self.scan.reason = True, f"bad block record: {exc}"
+                    self._bad_record(payload, f"bad block record: {exc}")
                     return
                 yield "block", block
                 continue
             try:
                 value = json.loads(payload.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                self.scan.torn, self.scan.reason = True, f"bad JSON record: {exc}"
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+                self._bad_record(payload, f"bad JSON record: {exc}")
                 return
-            if record_type == RECORD_EVENT:
-                yield "event", LinkEvent(str(value.get("kind", "")), float(value.get("host_time_s") or 0.0),
-                                         dict(value.get("detail") or {}))
-            elif record_type == RECORD_MARKER:
-                yield "marker", Marker(float(value.get("host_time_s") or 0.0), str(value.get("kind", "note")),
-                                       str(value.get("text", "")))
-            else:
-                yield RECORD_NAMES[record_type], value
+            name = RECORD_NAMES[record_type]
+            try:  # a journal from elsewhere may hold any JSON: only the expected shapes are used
+                if not isinstance(value, dict):
+                    raise TypeError("not a JSON object")
+                if record_type == RECORD_EVENT:
+                    item = LinkEvent(str(value.get("kind", "")), float(value.get("host_time_s") or 0.0),
+                                     dict(value.get("detail") or {}))
+                elif record_type == RECORD_MARKER:
+                    item = Marker(float(value.get("host_time_s") or 0.0), str(value.get("kind", "note")),
+                                  str(value.get("text", "")))
+                else:
+                    item = value
+            except (TypeError, ValueError) as exc:
+                self._bad_record(payload, f"bad {name} record: {exc}")
+                return
+            yield name, item
+
+    def _bad_record(self, payload: bytes, reason: str) -> None:
+        """A complete record (its CRC is right) whose content cannot be used: reading stops
+        here, and the record counts as discarded, like a torn tail."""
+        self.scan.torn, self.scan.reason = True, reason
+        self.scan.valid_bytes -= _HEADER.size + len(payload)
+        self.scan.records -= 1
 
 
 def read_meta(path: Path) -> dict:

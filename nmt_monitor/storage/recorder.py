@@ -89,8 +89,14 @@ def journal_path_for(h5_path: Path) -> Path:
 def resolve_output(out: Path | str, start: float | None = None, client: str = "") -> Path:
     """The ``.h5`` path to record to: ``out`` itself if it names a file, else an automatic,
     unused name in the directory ``out``. Never an existing recording (``StorageError``)."""
+    from nmt_monitor.storage.paths import check_output_name
+
     out = Path(out)
-    if out.suffix.lower() in (".h5", ".hdf5") and not out.is_dir():
+    as_file = out.suffix.lower() in (".h5", ".hdf5")
+    # a dangling link or a name too long would only fail when the file is written, at the end
+    check_output_name(out, "--out", extra_names=(journal_path_for(out).name,) if as_file else (),
+                      directory=not as_file)
+    if as_file and not out.is_dir():
         if out.exists():
             raise StorageError(f"{out} exists: a recording is never overwritten (choose another --out)")
         if journal_path_for(out).exists():

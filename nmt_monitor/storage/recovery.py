@@ -46,13 +46,22 @@ def find_unfinished(directory: Path | str = DEFAULT_RECORDINGS_DIR, include_in_u
 
 
 def _same_session_finished(h5_path: Path, session_id: str) -> bool:
-    try:
-        import h5py
+    """``h5_path`` is this session's finished file (then the journal is a leftover). The file
+    may be anything: it is opened and its root attributes read through the untrusted-file
+    checks, and anything unreadable is simply not this session's file."""
+    from nmt_monitor.storage import untrusted as U
 
-        with h5py.File(h5_path, "r") as f:
-            return str(f.attrs.get("session_id", "")) == session_id and "n_samples" in f.attrs
-    except OSError:
+    try:
+        f = U.open_file(h5_path)
+    except U.SessionFileError:
         return False
+    try:
+        attrs = U.attributes(f, "the root group", h5_path)
+        return bool(session_id) and attrs.get("session_id") == session_id and "n_samples" in attrs
+    except U.SessionFileError:
+        return False
+    finally:
+        f.close()
 
 
 def _free_name(path: Path) -> Path:
@@ -95,14 +104,64 @@ def _lock_journal(journal: Path):
 
 def _is_empty_journal(journal: Path) -> bool:
     """A journal without metadata and without any data record (a crash right after creation)."""
+    from nmt_monitor.storage.journal import RECORD_SENSOR
+
     reader = JournalReader(journal)
     try:
-        for kind, _value in reader.items():
-            if kind != "sensor":
+        # raw records, not decoded items: a damaged (but complete) META or block record
+        # still means the journal holds something, and it is kept
+        for record_type, _payload in reader.raw_records():
+            if record_type != RECORD_SENSOR:
                 return False
     except (JournalError, OSError):
         return False  # not a journal of ours (bad magic) or unreadable: never removed
     return True
+
+
+def _meta_problem(meta) -> str:
+    """What is wrong with a META record's shape ("" if nothing): a journal may come from elsewhere."""
+    import math
+
+    if not isinstance(meta, dict):
+        return "not a JSON object"
+    if not isinstance(meta.get("session") or {}, dict):
+        return "session is not an object"
+    start = meta.get("start_epoch_s")
+    if start is not None and (isinstance(start, bool) or not isinstance(start, (int, float))
+                              or not math.isfinite(start)):
+        return "start_epoch_s is not a number"
+    return ""
+
+
+def _target_name(name, journal: Path) -> str:
+    """The session file's name from the journal's META record: a plain ``.h5`` name in the
+    journal's folder; anything else (a path, ``..``, another suffix) gives ``<journal>.h5``."""
+    default = journal.stem + ".h5"
+    if not isinstance(name, str) or not name or name != os.path.basename(name) or "\\" in name:
+        return default
+    if name.startswith(".") or Path(name).suffix.lower() not in (".h5", ".hdf5") or len(name.encode()) > 200:
+        return default
+    return name
+
+
+def _remove_orphaned_partials(journal: Path, target: Path) -> None:
+    """Remove the temporary files a killed writer of this session left (``.<target>.XXXXXXXX.partial``,
+    also for ``<stem>-recovered*`` targets). Safe: the caller holds the journal's lock, and every
+    writer of this session (the recorder finishing, another recovery) holds it while writing."""
+    import re
+
+    stem, suffix = re.escape(target.stem), re.escape(target.suffix)
+    pattern = re.compile(rf"\.{stem}(-recovered(-\d+)?)?{suffix}\.[A-Za-z0-9_]{{8}}\.partial")
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return
+    for name in names:
+        if pattern.fullmatch(name):
+            try:
+                (target.parent / name).unlink()
+            except OSError:
+                pass
 
 
 def _remove(journal: Path) -> str:
@@ -127,6 +186,10 @@ def recover_session(journal: Path | str, out_path: Path | str | None = None) -> 
         return RecoveryResult(journal, None, "in_use")
     try:
         return _recover_locked(journal, out_path)
+    except Exception as exc:  # noqa: BLE001 - a journal from elsewhere: one line, the others go on
+        from nmt_monitor.storage.h5writer import first_line
+
+        return RecoveryResult(journal, None, "failed", message=f"{first_line(exc)}; the journal is kept")
     finally:
         os.close(fd)  # releases the lock, after the journal was removed
 
@@ -143,8 +206,13 @@ def _recover_locked(journal: Path, out_path: Path | str | None) -> RecoveryResul
                 return RecoveryResult(journal, None, "failed", message=f"empty journal; {problem}")
             return RecoveryResult(journal, None, "empty")
         return RecoveryResult(journal, None, "failed", message=first_line(exc))
+    problem = _meta_problem(meta)
+    if problem:
+        return RecoveryResult(journal, None, "failed", message=f"the journal's metadata record is damaged "
+                                                               f"({problem}); the journal is kept")
     session_id = str((meta.get("session") or {}).get("session_id", ""))
-    target = Path(out_path) if out_path else journal.with_name(str(meta.get("target") or journal.stem + ".h5"))
+    target = Path(out_path) if out_path else journal.with_name(_target_name(meta.get("target"), journal))
+    _remove_orphaned_partials(journal, target)
     if target.exists():
         if out_path is None and _same_session_finished(target, session_id):
             problem = _remove(journal)

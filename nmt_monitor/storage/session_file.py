@@ -1,6 +1,9 @@
 """Reading a session file: ``open_session(path)`` -> ``Session`` (arrays, metadata, holds, markers).
 
 Only plain HDF5 reads: strings are UTF-8, JSON is parsed with ``json``; nothing is unpickled.
+Files are untrusted: ``nmt_monitor.storage.untrusted`` checks links, storage, shapes, dtypes
+and metadata before anything is read, so a malformed or crafted file is one line
+(``SessionFileError``), never a traceback, a read outside the file or a memory bomb.
 """
 
 from __future__ import annotations
@@ -11,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nmt_monitor.errors import UserError
 from nmt_monitor.storage import layout as L
+from nmt_monitor.storage import untrusted as U
+from nmt_monitor.storage.untrusted import SessionFileError
 
-
-class SessionFileError(UserError):
-    """A file that is not a readable nmt-monitor session (message names the file and problem)."""
+__all__ = ["CheckedSession", "Session", "SessionFileError", "open_checked", "open_session", "read_session"]
 
 
 @dataclass
@@ -86,39 +88,185 @@ _ARRAYS = {
     "segment": "segment",
     "saturated": "saturated",
 }
+#: Per-sample datasets of acquisition/force: name -> (numpy kinds allowed, required)
+_SAMPLE_DATASETS = {
+    "timestamps": ("f", True),
+    "data": ("fiu", True),
+    "device_time": ("f", False),
+    "seq": ("iu", False),
+    "segment": ("iu", False),
+    "saturated": ("iub", False),
+}
+#: Tables: name -> ({column: "num"|"str"} that must be there, {column: kind} of optional ones).
+#: Any other column of a table must hold numbers.
+_TABLES = {
+    L.HOLDS: ({"start_time": "num", "stop_time": "num"}, {"flags": "str", "ended_by": "str"}),
+    L.OVER_TOLERANCE: ({"start_time": "num", "stop_time": "num", "peak_N": "num"}, {}),
+    L.INVALID_TIMES: ({"start_time": "num", "stop_time": "num", "kind": "str", "samples_lost": "num",
+                       "detail": "str"}, {}),
+    L.MARKERS: ({"timestamps": "num", "kind": "str", "text": "str"}, {}),
+    L.LINK_EVENTS: ({"timestamps": "num", "kind": "str", "detail": "str"}, {}),
+}
+#: Session metadata with a required type (general/session attributes).
+_META_NUMBERS = ("tolerance_N", "target_hold_s", "tip_area_cm2")
+_META_TEXT = ("session_id", "session_start_time", "therapist", "client", "contact_tip", "site", "notes")
 
 
-def _value(v):
-    if isinstance(v, bytes):
-        return v.decode("utf-8", "replace")
-    if isinstance(v, np.ndarray):
-        if v.dtype.kind in "OSU":
-            return [_value(x) for x in v.tolist()]
-        return v.tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-def _attrs(obj) -> dict:
-    return {k: _value(v) for k, v in obj.attrs.items()}
-
-
-def _table(group) -> list[dict]:
-    names = [_value(n) for n in group.attrs.get("colnames", list(group.keys()))]
-    cols = {}
-    for name in names:
-        ds = group[name]
-        if ds.dtype.kind == "O" or ds.dtype.kind in "SU":
-            cols[name] = [x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x) for x in ds[()].tolist()]
+def _table(f, name: str, path, text_budget: int) -> list[dict]:
+    """The table ``name`` (a group of equal-length 1-D columns) as rows; [] if absent."""
+    group = U.group(f, name, path, required=False)
+    if group is None:
+        return []
+    required, optional = _TABLES[name]
+    attrs = U.attributes(group, name, path)
+    names = attrs.get("colnames")
+    if names is None:
+        names = sorted(group.keys())
+    elif isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise U.fail(path, f"{name}: the attribute colnames should list the column names (text)")
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise U.fail(path, f"{name}: column {missing[0]} is missing")
+    cols: dict[str, list] = {}
+    datasets = {}
+    length = None
+    for col in names:
+        kind = required.get(col) or optional.get(col) or "num"
+        full = f"{name}/{col}"
+        ds = datasets[col] = U.dataset(group, col, path, full=full, kinds="str" if kind == "str" else U.NUMERIC)
+        if length is None:
+            length = ds.shape[0]
+        elif ds.shape[0] != length:
+            raise U.fail(path, f"{name}: columns of different lengths ({names[0]} has {length} rows, "
+                               f"{col} has {ds.shape[0]})")
+    n_rows = attrs.get("n_rows")
+    if n_rows is not None and length is not None and U.count(n_rows, f"{name}/n_rows", path) != length:
+        raise U.fail(path, f"{name}: n_rows says {n_rows} rows, the columns have {length}")
+    for col in names:
+        kind = required.get(col) or optional.get(col) or "num"
+        full = f"{name}/{col}"
+        ds = datasets[col]
+        if kind == "str":
+            cols[col] = U.read_text_column(ds, full, path, text_budget)
         else:
-            cols[name] = ds[()].tolist()
-    n = len(next(iter(cols.values()))) if cols else 0
-    return [{name: cols[name][i] for name in names} for i in range(n)]
+            cols[col] = U.read(ds, full, path).tolist()
+    n = length or 0
+    return [{c: cols[c][i] for c in names} for i in range(n)]
 
 
 def _nan_to_none(row: dict) -> dict:
     return {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+
+
+def _session_metadata(f, path) -> dict:
+    group = U.group(f, L.GENERAL_SESSION, path, required=False)
+    if group is None:
+        return {}
+    meta = U.attributes(group, L.GENERAL_SESSION, path)
+    where = L.GENERAL_SESSION
+    for key in _META_NUMBERS:
+        if key in meta:
+            meta[key] = U.number(meta[key], f"{where}/{key}", path, positive=True)
+    if "target_band_N" in meta:
+        meta["target_band_N"] = list(U.band(meta["target_band_N"], f"{where}/target_band_N", path))
+    for key in _META_TEXT:
+        if key in meta:
+            U.text(meta[key], f"{where}/{key}", path)
+    return meta
+
+
+class CheckedSession:
+    """An open, checked session file: the root attributes, ``n_samples`` and the per-sample
+    datasets (shapes and dtypes checked against ``n_samples``). Use ``open_checked``."""
+
+    def __init__(self, f, path: Path) -> None:
+        self.f = f
+        self.path = path
+        attrs = U.attributes(f, "the root group", path)
+        if attrs.get("schema") != L.SCHEMA_NAME:
+            raise U.fail(path, f"not an nmt-monitor session file (no schema attribute {L.SCHEMA_NAME!r})")
+        version = attrs.get("schema_version", "")
+        if not isinstance(version, str) or version.split(".")[0] != L.SCHEMA_VERSION.split(".")[0]:
+            raise U.fail(path, f"session schema {version} is not supported (this version reads {L.SCHEMA_VERSION})")
+        self.version = version
+        U.check_structure(f, path)
+        if "n_samples" not in attrs:
+            raise U.fail(path, "the root attribute n_samples is missing (not a finished session file)")
+        self.n_samples = U.count(attrs["n_samples"], "n_samples", path)
+        if "session_start_epoch_s" in attrs:
+            U.number(attrs["session_start_epoch_s"], "session_start_epoch_s", path)
+        for key in ("session_id", "session_start_time"):
+            if key in attrs:
+                U.text(attrs[key], key, path)
+        self.attrs = attrs
+        self.file_size = U._file_size(f, path)
+        force = U.group(f, L.FORCE, path)
+        self.datasets = {}
+        for name, (kinds, required) in _SAMPLE_DATASETS.items():
+            ds = U.dataset(force, name, path, full=f"{L.FORCE}/{name}", kinds=kinds, length=self.n_samples,
+                           required=required)
+            if ds is not None:
+                self.datasets[name] = ds
+        counts = U.group(f, L.RAW_COUNTS, path, required=False)
+        if counts is not None:
+            ds = U.dataset(counts, "data", path, full=f"{L.RAW_COUNTS}/data", kinds="iu", length=self.n_samples,
+                           required=False)
+            if ds is not None:
+                self.datasets["counts"] = ds
+
+    def read_samples(self, name: str, rows: slice | None = None) -> np.ndarray:
+        """One per-sample dataset (or ``rows`` of it), its values checked: time finite and never
+        going backwards (``check_time`` for the rows across blocks), force finite."""
+        ds = self.datasets.get(name)
+        full = f"{L.RAW_COUNTS}/data" if name == "counts" else f"{L.FORCE}/{name}"
+        if ds is None:
+            raise U.fail(self.path, f"{full} is missing")
+        return U.read(ds, full, self.path, rows)
+
+    def check_time(self, t: np.ndarray, first: int = 0, previous: float | None = None) -> None:
+        """Timestamps (starting at sample ``first``) are finite and never go backwards."""
+        full = f"{L.FORCE}/timestamps"
+        if t.size and not np.all(np.isfinite(t)):
+            i = first + int(np.flatnonzero(~np.isfinite(t))[0])
+            raise U.fail(self.path, f"{full}: sample {i} is not a finite time ({t[i - first]})")
+        if previous is not None and t.size and t[0] < previous:
+            raise U.fail(self.path, f"{full}: time goes backwards at sample {first} ({previous:g} then {t[0]:g})")
+        if t.size > 1:
+            back = np.flatnonzero(np.diff(t) < 0)
+            if back.size:
+                i = int(back[0])
+                raise U.fail(self.path, f"{full}: time goes backwards at sample {first + i + 1} "
+                                        f"({t[i]:g} then {t[i + 1]:g})")
+
+    def check_force(self, x: np.ndarray, first: int = 0) -> None:
+        if x.size and x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+            i = first + int(np.flatnonzero(~np.isfinite(x))[0])
+            raise U.fail(self.path, f"{L.FORCE}/data: sample {i} is not a finite force ({x[i - first]})")
+
+
+class open_checked:
+    """``with open_checked(path) as s:`` an open ``CheckedSession`` (read-only); the file is
+    closed afterwards. Every problem is a ``SessionFileError``."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.f = None
+
+    def __enter__(self) -> CheckedSession:
+        self.f = U.open_file(self.path)
+        try:
+            return CheckedSession(self.f, self.path)
+        except BaseException:
+            self.f.close()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.f.close()
+        except Exception:  # noqa: BLE001 - closing a read-only file cannot lose anything
+            pass
 
 
 def open_session(path: Path | str, arrays: bool | tuple[str, ...] = True) -> Session:
@@ -126,65 +274,60 @@ def open_session(path: Path | str, arrays: bool | tuple[str, ...] = True) -> Ses
 
     ``arrays``: True loads every per-sample array, False none (metadata and tables only, fast),
     or a tuple of names from ``time_s, force_n, device_time_s, seq, segment, saturated, counts``.
-    Raises ``SessionFileError`` (a ``UserError``) for a missing or foreign file.
+    Raises ``SessionFileError`` (a ``UserError``, one line naming the file and the problem) for a
+    missing, foreign, malformed or crafted file; docs/hdf5-layout.md says what is checked.
     """
-    import h5py
+    with open_checked(path) as cs:
+        return read_session(cs, arrays)
 
-    path = Path(path)
-    try:
-        f = h5py.File(path, "r")
-    except FileNotFoundError:
-        raise SessionFileError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise SessionFileError(f"{path}: not a readable HDF5 file ({str(exc).splitlines()[0]})") from None
-    with f:
-        attrs = _attrs(f)
-        if attrs.get("schema") != L.SCHEMA_NAME:
-            raise SessionFileError(f"{path}: not an nmt-monitor session file (no schema attribute {L.SCHEMA_NAME!r})")
-        version = str(attrs.get("schema_version", ""))
-        if version.split(".")[0] != L.SCHEMA_VERSION.split(".")[0]:
-            raise SessionFileError(f"{path}: session schema {version} is not supported (this version reads {L.SCHEMA_VERSION})")
-        meta = _attrs(f[L.GENERAL_SESSION]) if L.GENERAL_SESSION in f else {}
-        sensor = _attrs(f[L.GENERAL_SENSOR]) if L.GENERAL_SENSOR in f else {}
-        calibration = _attrs(f[L.GENERAL_CALIBRATION]) if L.GENERAL_CALIBRATION in f else {}
-        engine = _attrs(f[L.ENGINE]) if L.ENGINE in f else {}
-        holds = []
-        if L.HOLDS in f:
-            for row in _table(f[L.HOLDS]):
-                row = _nan_to_none(row)
-                h = {"start_s": row.pop("start_time"), "end_s": row.pop("stop_time")}
-                h.update(row)
-                if "flags" in h:
-                    h["flags"] = [x for x in str(h["flags"]).split(",") if x]
-                holds.append(h)
-        over = [{"start_s": r["start_time"], "end_s": r["stop_time"], "peak_N": r["peak_N"]}
-                for r in _table(f[L.OVER_TOLERANCE])] if L.OVER_TOLERANCE in f else []
-        invalid = [{"start_s": r["start_time"], "end_s": r["stop_time"], "kind": r["kind"],
-                    "samples_lost": r["samples_lost"], "detail": r["detail"]}
-                   for r in _table(f[L.INVALID_TIMES])] if L.INVALID_TIMES in f else []
-        markers = [{"time_s": r["timestamps"], "kind": r["kind"], "text": r["text"]}
-                   for r in _table(f[L.MARKERS])] if L.MARKERS in f else []
-        events = []
-        if L.LINK_EVENTS in f:
-            for r in _table(f[L.LINK_EVENTS]):
-                try:
-                    detail = json.loads(r["detail"]) if r["detail"] else {}
-                except json.JSONDecodeError:
-                    detail = {"raw": r["detail"]}
-                events.append({"time_s": r["timestamps"], "kind": r["kind"], "detail": detail})
-        wanted = tuple(_ARRAYS) + ("counts",) if arrays is True else (tuple(arrays) if arrays else ())
-        out: dict[str, np.ndarray] = {}
-        g = f[L.FORCE]
-        for name in wanted:
-            if name == "counts":
-                if L.RAW_COUNTS in f:
-                    out["counts"] = f[L.RAW_COUNTS]["data"][()]
-            elif name in _ARRAYS:
-                data = g[_ARRAYS[name]][()]
-                out[name] = data.astype(np.float64) if name == "force_n" else (
-                    data.astype(bool) if name == "saturated" else data)
-            else:
-                raise ValueError(f"unknown array {name!r}; use {', '.join(_ARRAYS)}, counts")
-    return Session(path=path, schema_version=version, attrs=attrs, metadata=meta, sensor=sensor,
+
+def read_session(cs: CheckedSession, arrays: bool | tuple[str, ...] = True) -> Session:
+    """``open_session`` on a file opened with ``open_checked``."""
+    wanted = tuple(_ARRAYS) + ("counts",) if arrays is True else (tuple(arrays) if arrays else ())
+    for name in wanted:
+        if name not in _ARRAYS and name != "counts":
+            raise ValueError(f"unknown array {name!r}; use {', '.join(_ARRAYS)}, counts")
+    f, path = cs.f, cs.path
+    budget = cs.file_size + (1 << 20)
+    meta = _session_metadata(f, path)
+    groups = {n: U.group(f, n, path, required=False) for n in (L.GENERAL_SENSOR, L.GENERAL_CALIBRATION, L.ENGINE)}
+    sensor, calibration, engine = ({} if g is None else U.attributes(g, n, path) for n, g in groups.items())
+    holds = []
+    for row in _table(f, L.HOLDS, path, budget):
+        row = _nan_to_none(row)
+        h = {"start_s": row.pop("start_time"), "end_s": row.pop("stop_time")}
+        h.update(row)
+        if "flags" in h:
+            h["flags"] = [x for x in str(h["flags"]).split(",") if x]
+        holds.append(h)
+    over = [{"start_s": r["start_time"], "end_s": r["stop_time"], "peak_N": r["peak_N"]}
+            for r in _table(f, L.OVER_TOLERANCE, path, budget)]
+    invalid = [{"start_s": r["start_time"], "end_s": r["stop_time"], "kind": r["kind"],
+                "samples_lost": r["samples_lost"], "detail": r["detail"]}
+               for r in _table(f, L.INVALID_TIMES, path, budget)]
+    markers = [{"time_s": r["timestamps"], "kind": r["kind"], "text": r["text"]}
+               for r in _table(f, L.MARKERS, path, budget)]
+    events = []
+    for r in _table(f, L.LINK_EVENTS, path, budget):
+        try:
+            detail = json.loads(r["detail"]) if r["detail"] else {}
+        except (json.JSONDecodeError, RecursionError):
+            detail = {"raw": r["detail"]}
+        events.append({"time_s": r["timestamps"], "kind": r["kind"], "detail": detail})
+    out: dict[str, np.ndarray] = {}
+    for name in wanted:
+        key = "counts" if name == "counts" else _ARRAYS[name]
+        if key not in cs.datasets:
+            continue  # optional (the required ones were checked when the file was opened)
+        data = cs.read_samples(key)
+        if name == "time_s":
+            cs.check_time(data)
+        elif name == "force_n":
+            cs.check_force(data)
+            data = data.astype(np.float64)
+        elif name == "saturated":
+            data = data.astype(bool)
+        out[name] = data
+    return Session(path=path, schema_version=cs.version, attrs=cs.attrs, metadata=meta, sensor=sensor,
                    calibration=calibration, engine=engine, holds=holds, over_tolerance=over,
                    invalid_times=invalid, markers=markers, link_events=events, arrays=out)

@@ -455,6 +455,11 @@ class MonitorApp(App):
             return
         self._call_ui(self.notify, f"recording: {rec.path.name}")
 
+    def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:
+        """Notices are plain text: they carry paths, names and errors that may hold ``[``
+        (Textual markup would fail on them, or style them)."""
+        super().notify(message, markup=markup, **kwargs)
+
     def _call_ui(self, fn, *args, **kwargs) -> None:
         try:
             self.call_from_thread(fn, *args, **kwargs)

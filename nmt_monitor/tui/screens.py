@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
@@ -128,12 +129,12 @@ class SetupScreen(ModalScreen):
         try:
             meta = parse_setup(self.values(), self.metadata)
         except ValueError as exc:
-            self.query_one("#setup-error", Static).update(f"⚠ {exc}")
+            self.query_one("#setup-error", Static).update(f"⚠ {escape(str(exc))}")  # quotes what was typed
             return
         warnings = setup_warnings(meta)
         if warnings and self._warned != self.values():
             self._warned = self.values()
-            self.query_one("#setup-error", Static).update(f"⚠ {'; '.join(warnings)}: Ctrl-S again to save")
+            self.query_one("#setup-error", Static).update(escape(f"⚠ {'; '.join(warnings)}: Ctrl-S again to save"))
             return
         self.dismiss(meta)
 
@@ -197,10 +198,10 @@ class RecoveryScreen(ModalScreen):
         self.directory = directory
 
     def compose(self) -> ComposeResult:
-        names = "\n".join(f"  • {p.name}" for p in self.journals[:6])
+        names = "\n".join(f"  • {escape(p.name)}" for p in self.journals[:6])  # file names may hold [ ]
         more = f"\n  … and {len(self.journals) - 6} more" if len(self.journals) > 6 else ""
         with Vertical(id="recover-box"):
-            yield Static(f"[b]Unfinished sessions in {self.directory}[/b]\n\n"
+            yield Static(f"[b]Unfinished sessions in {escape(str(self.directory))}[/b]\n\n"
                          f"A previous session did not finish (a crash or a closed terminal):\n{names}{more}\n\n"
                          "Recover them into .h5 files now?", id="recover-text")
             with Horizontal(id="recover-buttons"):

@@ -36,6 +36,7 @@ def report(cohort, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # renders a whole report with pictures
 def test_report_files(report):
     for name in ("index.html", "gradebook.csv", "holds.csv", "rubric.json", "img/distribution.png",
                  "img/class-progress.png"):
@@ -44,6 +45,7 @@ def test_report_files(report):
     assert len(list((report / "sessions").glob("*.html"))) == 18
 
 
+@pytest.mark.slow  # renders a whole report with pictures
 def test_every_link_resolves(report):
     pages = list(report.rglob("*.html"))
     n_links = 0
@@ -63,6 +65,7 @@ def test_every_link_resolves(report):
     assert n_links > 100
 
 
+@pytest.mark.slow  # renders a whole report with pictures
 def test_hold_pictures_are_valid_pngs(report):
     import matplotlib.image as mpimg
 
@@ -79,6 +82,7 @@ def test_hold_pictures_are_valid_pngs(report):
         assert a[..., :3].std() > 0.05  # something is drawn
 
 
+@pytest.mark.slow  # renders a whole report with pictures
 def test_every_hold_picture_is_on_its_session_page(report):
     for page in (report / "sessions").glob("*.html"):
         text = page.read_text(encoding="utf-8")
@@ -86,6 +90,7 @@ def test_every_hold_picture_is_on_its_session_page(report):
         assert text.count('<img src="../img/') == n_rows
 
 
+@pytest.mark.slow  # renders a whole report with pictures
 def test_gradebook(report, graded):
     rows = list(csv.DictReader((report / "gradebook.csv").open(encoding="utf-8")))
     assert len(rows) == 18

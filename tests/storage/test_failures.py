@@ -330,12 +330,14 @@ def test_export_streams_in_chunks_to_stdout_and_file(session_file, tmp_path, mon
 
     from nmt_monitor.storage import export as export_mod
 
-    def no_whole_arrays(*a, arrays=True, **k):
-        assert not arrays, "whole arrays loaded"
-        return real_open(*a, arrays=arrays, **k)
+    def no_whole_arrays(real):
+        def read(*a, arrays=True, **k):
+            assert not arrays, "whole arrays loaded"
+            return real(*a, arrays=arrays, **k)
+        return read
 
-    real_open = export_mod.open_session
-    monkeypatch.setattr(export_mod, "open_session", no_whole_arrays)
+    monkeypatch.setattr(export_mod, "open_session", no_whole_arrays(export_mod.open_session))
+    monkeypatch.setattr(export_mod, "read_session", no_whole_arrays(export_mod.read_session))
     buf = io.StringIO()
     n = export_mod.write_csv_rows(session_file, buf, chunk=1000)
     export_csv(session_file, tmp_path / "o.csv", chunk=777)
