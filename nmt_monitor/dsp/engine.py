@@ -647,13 +647,20 @@ class HoldEngine:
         first = max(k, h.detected + Z - 1)
         if first >= q:
             return -1, -1
-        quiet, level, _sigma = self._zero.quiet(self._buf.get("s", first - Z + 1, q),
-                                                self._buf.get("xf", first - Z + 1, q),
+        s = self._buf.get("s", first - Z + 1, q)
+        lo_s, hi_s = float(s.min()), float(s.max())
+        if not (self._zero.is_rest(lo_s) or self._zero.is_rest(hi_s) or (lo_s < 0.0 < hi_s and self._zero.is_rest(0.0))):
+            # no window here can be at a rest level (the common case: a hold well above the
+            # zero): no need to look at how quiet the force is
+            h.quiet_lastfalse = q - 1
+            return -1, -1
+        quiet, level, _sigma = self._zero.quiet(s, self._buf.get("xf", first - Z + 1, q),
                                                 first_zero=not self._zero.acquired)
         ks = np.arange(first, q)
-        lf = np.maximum.accumulate(np.where(quiet, h.quiet_lastfalse, ks))
+        # quiet at a rest level, window after window
+        lf = np.maximum.accumulate(np.where(quiet & self._zero.is_rest(level), h.quiet_lastfalse, ks))
         h.quiet_lastfalse = int(lf[-1])
-        hits = np.flatnonzero((ks - lf >= self.bins.rest_confirm) & self._zero.is_rest(level))
+        hits = np.flatnonzero(ks - lf >= self.bins.rest_confirm)
         if not hits.size:
             return -1, -1
         j = int(hits[0])
