@@ -549,6 +549,9 @@ class HoldEngine:
         level = float(np.median(self._buf.get("xf", w0, w1)))
         xs = self._smooth(a, w1, self._seg_start, w1)
         resid = xs[w0 - a :] - level
+        if resid.size >= b.one_second:  # its wander about its own trend, not the trend
+            i = np.arange(resid.size) - 0.5 * (resid.size - 1)
+            resid = resid - i * float(i @ resid) / float(i @ i)
         sd = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
         # a plateau wandering by more than motion_pct is not still: its band stops there
         band = max(float(self._band(level - z, p.edge_pct)),
@@ -574,9 +577,18 @@ class HoldEngine:
         the start is decided again from them (a real pull's plateau wanders by 5-10 %)."""
         h.revised = True
         start, truncated = self._find_start(h.detected, h.detected, at + 1, h.zero)
-        if start < h.start:  # only earlier: a plateau that drifts from its first second on
-            h.truncated = truncated  # would otherwise seem to start late
-            self._set_start(h, start, at)
+        if start > h.start:
+            # later: right for an approach still creeping on after the detection (the force
+            # kept moving the way it came), wrong for a hold drifting back from its first
+            # second on (it would seem to start late)
+            q = self.bins.quarter_second
+            early = float(np.mean(self._buf.get("xf", h.detected, h.detected + q)))
+            late = float(np.mean(self._buf.get("xf", at + 1 - q, at + 1)))
+            came_from = float(self._buf.at("s", max(h.start - self.bins.settle, self._seg_start, self._buf.base)))
+            if (late - early) * (h.level0 - came_from) <= 0:
+                return
+        h.truncated = truncated
+        self._set_start(h, start, at)
 
     def _ref_level(self, start: int) -> float:
         x = self._buf.get("x", start, start + self.bins.drift_window)
@@ -728,6 +740,8 @@ class HoldEngine:
                 h.drift_lastfalse = int(dlf[lim - 1])
         # progress: on the grid, and at once when an excursion begins or comes back (figures
         # frozen where it began while it lasts)
+        if e_i >= 0:
+            lim = e_i  # nothing of the hold is reported at the bin where its end is known
         if lim > 0:
             inside = exc[:lim]
             prev_open = h.exc_start >= 0
