@@ -83,6 +83,7 @@ class _BinCounts:
     motion_window: int  # motion_window_s
     motion_count: int  # off-level bins in motion_window that make motion
     drift_window: int  # drift_window_s
+    drift_guard: int  # drift_guard_s
     drift_confirm: int  # drift_confirm_s
     progress: int  # progress_interval_s
     max_gap: int  # max_gap_s: a longer run of empty bins ends a segment
@@ -113,7 +114,8 @@ class _BinCounts:
             settle=bins(p.settle_window_s, 3), exit_lookback=bins(p.exit_lookback_s),
             correction=bins(p.max_correction_s), motion_level=bins(p.motion_level_s),
             motion_window=motion_window, motion_count=max(1, int(math.ceil(p.motion_fraction * motion_window))),
-            drift_window=bins(p.drift_window_s), drift_confirm=bins(p.drift_confirm_s),
+            drift_window=bins(p.drift_window_s), drift_guard=int(round(p.drift_guard_s * fs)),
+            drift_confirm=bins(p.drift_confirm_s),
             progress=bins(p.progress_interval_s), max_gap=int(math.floor(p.max_gap_s * fs + 1e-9)),
             edge_half=max(1, int(round(p.edge_smooth_s * fs / 2))), ramp_lookback=bins(p.ramp_lookback_s),
             rest_window=bins(p.rest_window_s, 3), rest_confirm=bins(p.rest_confirm_s), tol_release=bins(p.tolerance_release_s), tol_back=bins(0.15),
@@ -529,7 +531,7 @@ class HoldEngine:
         b = self.bins
         h.start = start
         h.ref = None
-        h.ref_pos = start + b.drift_window - 1
+        h.ref_pos = start + b.drift_guard + b.drift_window - 1
         steps = (now + 1 - start + b.progress - 1) // b.progress
         h.next_progress = start + max(1, steps) * b.progress
         h.cap = max(start + b.max_hold, now + 1)
@@ -538,7 +540,8 @@ class HoldEngine:
         """Where the approach settled onto the plateau seen over [w0, w1) (detected at c).
 
         The plateau's level is the median of the bin means over [w0, w1), its band edge_pct
-        of it or 3 robust SDs of its own wander, whichever is wider (but not beyond motion_pct). The approach ends at its last
+        of it or 3 robust SDs of its own wander, whichever is wider (but not beyond motion_pct).
+        The approach ends at its last
         point farther than three bands and exit_pct from the level (a bump that would not end a
         hold is the hold's own; an overshoot beyond the band is not); the start is the first
         point after that from which the lightly smoothed force stays inside the band for
@@ -577,21 +580,17 @@ class HoldEngine:
         the start is decided again from them (a real pull's plateau wanders by 5-10 %)."""
         h.revised = True
         start, truncated = self._find_start(h.detected, h.detected, at + 1, h.zero)
-        if start > h.start:
-            # later: right for an approach still creeping on after the detection (the force
-            # kept moving the way it came), wrong for a hold drifting back from its first
-            # second on (it would seem to start late)
-            q = self.bins.quarter_second
-            early = float(np.mean(self._buf.get("xf", h.detected, h.detected + q)))
-            late = float(np.mean(self._buf.get("xf", at + 1 - q, at + 1)))
-            came_from = float(self._buf.at("s", max(h.start - self.bins.settle, self._seg_start, self._buf.base)))
-            if (late - early) * (h.level0 - came_from) <= 0:
-                return
+        if start >= h.start:
+            # only ever earlier: a later start would be right for an approach still creeping
+            # on, but real pulls wander by 5-10 % and drifting holds move from their first
+            # second on, and both would then seem to start late
+            return
         h.truncated = truncated
         self._set_start(h, start, at)
 
     def _ref_level(self, start: int) -> float:
-        x = self._buf.get("x", start, start + self.bins.drift_window)
+        g = self.bins.drift_guard
+        x = self._buf.get("x", start + g, start + g + self.bins.drift_window)
         v = x[np.isfinite(x)]
         if v.size:
             return float(v.mean())
@@ -814,7 +813,8 @@ class HoldEngine:
         cv = 100.0 * float(v.std(ddof=1)) / mean if v.size > 1 and mean > 0 else 0.0
         drift = None
         if h.ref is not None and upto >= h.ref_pos:
-            xl = self._buf.get("x", max(h.start, upto + 1 - self.bins.drift_window), upto + 1)
+            g = min(self.bins.drift_guard, max(0, (upto + 1 - h.start - self.bins.drift_window) // 2))
+            xl = self._buf.get("x", max(h.start, upto + 1 - g - self.bins.drift_window), upto + 1 - g)
             vl = xl[np.isfinite(xl)]
             refn = h.ref - z
             if vl.size and refn:

@@ -60,8 +60,11 @@ def hold_metrics(span: HoldSpan, params: HoldParams, tolerance_n: float | None =
     peak = float(xv.max()) if xv.size else float("nan")
 
     wd = span.drift_window_bins
-    first = x[:wd]
-    last = x[-wd:]
+    # the windows stay clear of the hold's edges by drift_guard_s (a boundary is known to
+    # ~0.1-0.2 s: the tail of the approach or the head of the release must not read as drift)
+    g = min(int(round(p.drift_guard_s / dt)), max(0, (x.size - wd) // 2))
+    first = x[g : g + wd]
+    last = x[x.size - g - wd : x.size - g]
     l_first = _mean(first[np.isfinite(first)])
     l_last = _mean(last[np.isfinite(last)])
     drift_pct = 100.0 * (l_last - l_first) / l_first if l_first > 0 else float("nan")

@@ -19,8 +19,13 @@ class HoldParams:
     min_hold_level_n: float = 2.0
     #: ``drift`` flag and live warning when |drift_pct| reaches this (design.md: default 10 %).
     drift_limit_pct: float = 10.0
-    #: Length of the start and end windows of the drift formula (design.md: 2 s).
+    #: Drift is slow: no faster than this (an exponential decay of 35 % with a time constant
+    #: of 10 s begins at 3.5 %/s); a faster change is an approach, a step or a release.
+    drift_max_pct_per_s: float = 4.0
+    #: Length of the start and end windows of the drift formula (design.md: 2 s) ...
     drift_window_s: float = 2.0
+    #: ... kept this far inside the hold (its boundaries are known to ~0.1-0.2 s).
+    drift_guard_s: float = 0.2
     #: A live drift warning fires only once the drift has lasted this long (and no excursion
     #: is under way), so the start of a release is not reported as drift.
     drift_confirm_s: float = 0.5
@@ -101,7 +106,7 @@ class HoldParams:
     release_pct: float = 50.0
     #: ... while a change to a new level ends it once it has lasted this long (a deeper dip or
     #: bump that comes back within 1.5 s is a correction: seen in real 7 s pulls).
-    step_confirm_s: float = 2.5
+    step_confirm_s: float = 1.5
     #: Motion (a gliding stroke, rocking): the smoothed force is "off level" when it is more
     #: than motion_pct from its mean over the last motion_level_s; when it has
     #: been off level for motion_fraction of the last motion_window_s, the force is not
