@@ -32,6 +32,10 @@ async def settle(pilot, app) -> None:
     await wait_until(pilot, lambda: app.frames_drawn > drawn, what="a new frame")
     await pilot.pause()
     await pilot.pause()
+    # a table filled in that frame sizes its columns on the next refresh
+    drawn = app.frames_drawn
+    await wait_until(pilot, lambda: app.frames_drawn > drawn, what="a second frame")
+    await pilot.pause()
 
 
 def _paint(grid, widget, clip, origin=(0, 0)) -> None:
