@@ -159,8 +159,11 @@ class MonitorApp(App):
         self.w = {w.id: w for w in self.screen.query("#title, #force, #force-label, #hold, #gauge, #alert, "
                                                      "#trace, #holds, #status")}
         table = self.w["holds"]
-        for label in ("#", "start", "duration", "mean", "CV", "drift", "flags"):
-            table.add_column(label, key=label)
+        # fixed widths: the columns do not jump as holds come in (and do not wait for the
+        # table to be idle before they fit their contents)
+        for label, width in (("#", 3), ("start", 8), ("duration", 8), ("mean", 10), ("CV", 6),
+                             ("drift", 8), ("flags", None)):
+            table.add_column(label, key=label, width=width)
         self._ui_loop = asyncio.get_running_loop()
         self._acquire()
         self._draw()
