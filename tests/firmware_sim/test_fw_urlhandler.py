@@ -85,3 +85,30 @@ def test_gauge_over_url():
     line = port.read_until(b"\r\n")
     assert line.endswith(b" lbF\r\n")
     port.close()
+
+
+def test_another_sensor_after_the_replug(parse):
+    protocol_sim.reset_registry()
+    url = "sim://?scenario=steady&speed=50&unplug_at=1&unplug_for=1&serial=SIM-A&replug_serial=SIM-B"
+
+    def ident():
+        port = serial.serial_for_url(url, timeout=0.02)
+        try:
+            port.write(b"ID\n")
+            buf = b""
+            while not any(k == "R" for k, _ in parse(buf)[0]):
+                buf += port.read(port.in_waiting or 1)
+            return next(f for k, f in parse(buf)[0] if k == "R")
+        finally:
+            port.close()
+
+    seen = [ident()]
+    deadline = time.monotonic() + 10
+    while "serial=SIM-B" not in seen[-1]:  # unplugged (no port), then the other sensor
+        assert time.monotonic() < deadline, seen
+        try:
+            seen.append(ident())
+        except (serial.SerialException, OSError):
+            seen.append("unplugged")
+    assert "serial=SIM-A" in seen[0] and "unplugged" in seen
+    protocol_sim.reset_registry()
