@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nmt_monitor.acquisition.blocks import LinkEvent, SampleBlock
-from nmt_monitor.acquisition.gauge import _LINE, _REPLY_LINE, MAX_PLAUSIBLE_N, GaugeLineDecoder
+from nmt_monitor.acquisition.gauge import _LINE, _REPLY_LINE, CONFIRM_LINES, MAX_PLAUSIBLE_N, GaugeLineDecoder
 from nmt_monitor.acquisition.nmt_protocol import FrameDecoder, encode_command, parse_reply
 from nmt_monitor.acquisition.nmt_stream import NmtSampleAssembler
 from nmt_monitor.calibration import (
@@ -354,28 +354,37 @@ class GaugeLink(Link):
             return got, unit
 
         mode = poll = rearm = None
-        # A gauge that speaks unprompted is in continuous mode (any reading will do: a slow
-        # one may send only one in the time we listen).
-        got, unit = listen(0.6)
-        if got >= 1:
-            mode = "continuous"
-        else:
-            for arm in (b"C100\r\n", b"CB\r\n"):
-                self._write(port, arm, "arm a Wagner-style gauge")
-            got, unit = listen(0.5)
-            if got >= 1:
-                mode, rearm = "continuous", b"CB\r\n"
+        previous = self.info
+        attempts = ["continuous", "armed", b"?\r", b"D\r"]
+        if previous is not None:  # a reconnect: what worked before is tried first
+            first = previous.gauge_mode if previous.gauge_mode == "continuous" and not self.rearm_command else (
+                "armed" if previous.gauge_mode == "continuous" else self.poll)
+            attempts.remove(first)
+            attempts.insert(0, first)
+        for attempt in attempts:
+            if attempt == "continuous":
+                # A gauge that speaks unprompted is in continuous mode (any reading will do: a
+                # slow one may send only one in the time we listen).
+                got, unit = listen(0.6, enough=CONFIRM_LINES)
+                if got >= 1:
+                    mode = "continuous"
+            elif attempt == "armed":
+                for arm in (b"C100\r\n", b"CB\r\n"):
+                    self._write(port, arm, "arm a Wagner-style gauge")
+                got, unit = listen(0.5, enough=CONFIRM_LINES)
+                if got >= 1:
+                    mode, rearm = "continuous", b"CB\r\n"
             else:
-                for request in (b"?\r", b"D\r"):
-                    self._write(port, request, "poll")
-                    got, unit = listen(0.3, enough=1)
-                    if got >= 1:
-                        mode, poll = "polled", request
-                        # Two more readings: the format is never taken from one line.
-                        for _ in range(2):
-                            self._write(port, request, "poll")
-                            listen(0.3, enough=1)
-                        break
+                self._write(port, attempt, "poll")
+                got, unit = listen(0.3, enough=1)
+                if got >= 1:
+                    mode, poll = "polled", attempt
+                    # Two more readings: the format is never taken from one line.
+                    for _ in range(CONFIRM_LINES - 1):
+                        self._write(port, attempt, "poll")
+                        listen(0.3, enough=1)
+            if mode is not None:
+                break
         if mode is None:
             if unknown_units:
                 raise UserError(
