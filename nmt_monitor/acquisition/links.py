@@ -152,6 +152,11 @@ class Link:
     def _read(self, port) -> bytes:
         return port.read(READ_CHUNK_BYTES)
 
+    def _read_reply(self, port) -> bytes:
+        """For a command's reply: what is there, or the first byte to arrive (within the read
+        timeout), so the handshake does not wait out the timeout on every read."""
+        return port.read(max(1, port.in_waiting))
+
 
 # --------------------------------------------------------------------------- own protocol
 
@@ -179,7 +184,7 @@ class NmtLink(Link):
         fields = None
         resent = time.monotonic()
         while time.monotonic() < deadline:
-            data = self._read(port)
+            data = self._read_reply(port)
             if not data:
                 if time.monotonic() - resent > 0.4:
                     self._write(port, encode_command("ID"), "no reply yet")
@@ -219,7 +224,7 @@ class NmtLink(Link):
         self._write(port, encode_command(command))
         word = command.split()[0].upper()
         while time.monotonic() < deadline:
-            data = self._read(port)
+            data = self._read_reply(port)
             if data:
                 for text in decoder.feed(data).replies:
                     log.debug("%s: reply %r", self.url, text)

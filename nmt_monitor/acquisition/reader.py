@@ -177,6 +177,12 @@ class SensorReader:
         it has read are queued before it stops: ``drain()`` hands them out.
         """
         self._stop.set()
+        port = self._port
+        if port is not None and hasattr(port, "cancel_read"):
+            try:
+                port.cancel_read()  # the read in progress returns now, with what it has
+            except Exception:  # noqa: BLE001 - best effort: the read times out soon anyway
+                pass
         if self._thread is not None:
             self._thread.join(timeout=timeout_s)
         else:
