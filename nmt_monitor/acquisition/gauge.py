@@ -235,14 +235,10 @@ class GaugeLineDecoder:
                 m = self._pattern.match(body, pos)
                 if m is not None:
                     end = m.end()
-                    if self._fast(body[pos:end], acc):
-                        pos = end
+                    pos = self._fast(body, pos, end, acc)
+                    if pos == end:
                         continue
-                    # A reading in the run is implausibly large: look at the run line by line.
-                    for line in body[pos:end].split(b"\n")[:-1]:
-                        self._line(line, acc)
-                    pos = end
-                    continue
+                    # A reading leaps from the one before: that line is judged on its own.
             end = body.find(b"\n", pos)
             self._line(body[pos:end], acc)
             pos = end + 1
@@ -250,8 +246,10 @@ class GaugeLineDecoder:
 
     # ---- the fast path: a run of lines in the current format ---------------------------
 
-    def _fast(self, run: bytes, acc: _Acc) -> bool:
-        values = np.array(run.translate(None, _LETTERS).split(), dtype=np.float64)
+    def _fast(self, body: bytes, pos: int, end: int, acc: _Acc) -> int:
+        """Accept the lines of ``body[pos:end]`` (all in the current format) up to the first
+        that leaps from the one before; return where the rest begins."""
+        values = np.array(body[pos:end].translate(None, _LETTERS).split(), dtype=np.float64)
         n = values.size
         prev = np.empty(n)
         prev[0] = self._prev
@@ -259,16 +257,25 @@ class GaugeLineDecoder:
         floor = self._floor()
         size, before = np.abs(values), np.abs(prev)
         change = np.abs(values - prev)
-        if (np.any(size > 2.0 * before + floor) or np.any(size < 0.25 * before - floor)
-                or np.any((values * prev < 0) & (change > 2.0 * floor))):
-            return False  # a leap: judged line by line
-        self._noise += (1.0 - (1.0 - _NOISE_WEIGHT) ** n) * (float(change.mean()) - self._noise)
+        leaps = (size > 2.0 * before + floor) | (size < 0.25 * before - floor) | (
+            (values * prev < 0) & (change > 2.0 * floor))
+        if leaps.any():
+            n = int(leaps.argmax())
+            if n == 0:
+                return pos
+            values, change, size = values[:n], change[:n], size[:n]
+            stop = pos
+            for _ in range(n):
+                stop = body.index(b"\n", stop) + 1
+        else:
+            stop = end
         self._line_no += n
         self._last_accepted_no = self._line_no
         acc.lines += n
         acc.values.append(values * self._factor)
         self._prev = float(values[-1])
-        self._note_magnitude(n, float(np.max(np.abs(values))))
+        self._noise += (1.0 - (1.0 - _NOISE_WEIGHT) ** n) * (float(change.sum()) / n - self._noise)
+        self._note_magnitude(n, float(size.max()))
         key = self.format.key
         if n >= WINDOW_LINES:
             self._window = deque([key] * WINDOW_LINES)
@@ -277,7 +284,7 @@ class GaugeLineDecoder:
         else:
             for _ in range(n):
                 self._vote(key, acc)
-        return True
+        return stop
 
     # ---- one line at a time ------------------------------------------------------------
 
