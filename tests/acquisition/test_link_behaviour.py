@@ -2,6 +2,7 @@
 bytes that make no readings. Judged from the data (segments, sequence numbers, events);
 the deadlines in ``collect`` are only safety nets."""
 
+import logging
 import os
 
 import numpy as np
@@ -29,8 +30,9 @@ def after_reconnect(min_samples):
     return done
 
 
-def test_another_sensor_after_an_unplug_starts_a_new_segment_with_a_warning():
+def test_another_sensor_after_an_unplug_starts_a_new_segment_with_a_warning(caplog):
     url = "sim://?scenario=steady&rate=200&speed=4&unplug_at=1&unplug_for=1&serial=SIM-0001&replug_serial=SIM-0002"
+    caplog.set_level(logging.DEBUG, logger="nmt_monitor.link")
     with SensorReader(url) as reader:
         blocks, events = collect(reader, after_reconnect(100))
         info = reader.info
@@ -45,6 +47,12 @@ def test_another_sensor_after_an_unplug_starts_a_new_segment_with_a_warning():
     assert np.all(np.diff(first.seq) == 1) and np.all(np.diff(second.seq) == 1)
     assert second.seq[0] == 0  # its own counters, from its power-up
     assert second.host_time_s[0] > first.host_time_s[-1]
+    # The diagnostics a user can send (nmt-monitor -v / --log-file): what was sent, the
+    # replies, the reconnect and who answered.
+    log = caplog.text
+    for fragment in ("sent b'ID\\n'", "sent b'START\\n'", "reply 'OK ID proto=1 serial=SIM-0001",
+                     "disconnected", "reconnected after", "a different sensor 'SIM-0002' (was 'SIM-0001')"):
+        assert fragment in log, fragment
 
 
 def test_the_same_sensor_after_an_unplug_resumes_without_a_warning():
