@@ -66,6 +66,14 @@ def interrupt_after_connect(module, rng: random.Random, max_delay_s: float):
     return thread, lambda: setattr(module, "make_reader", make_reader)
 
 
+def _join(thread: threading.Thread) -> None:
+    """Wait for the interrupting thread; a Ctrl-C it sends after the command returned is spent here."""
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        thread.join()
+
+
 def run_stream(url: str, rng: random.Random) -> tuple[bool, bool]:
     from nmt_monitor.commands import stream
 
@@ -79,7 +87,7 @@ def run_stream(url: str, rng: random.Random) -> tuple[bool, bool]:
     finally:
         sys.stdout = sys.__stdout__
         restore()
-    thread.join()
+        _join(thread)
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
     seq = np.array([r["seq"] for r in rows if "seq" in r])
     stats = [r for r in rows if r.get("event") == "link_stats"]
@@ -102,7 +110,7 @@ def run_record(url: str, rng: random.Random, out: Path) -> tuple[bool, bool]:
     finally:
         sys.stderr, sys.stdout = saved, sys.__stdout__
         restore()
-    thread.join()
+        _join(thread)
     s = open_session(out)
     seq = s.arrays["seq"]
     stats = [e["detail"] for e in s.link_events if e["kind"] == "link_stats"]
@@ -125,7 +133,10 @@ def main() -> None:
     from nmt_monitor.acquisition import register_simulator
 
     register_simulator()
-    for signum in SIGNALS:  # a signal that arrives after a command returned is ignored
+    # Ctrl-C is a KeyboardInterrupt, as in a real process (a command that does not handle it
+    # is interrupted by it); SIGTERM/SIGHUP that arrive outside a command's handlers are ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda s, f: None)
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
