@@ -66,7 +66,7 @@ def test_the_same_sensor_after_an_unplug_resumes_without_a_warning():
 
 def test_a_mark10_is_identified_by_its_serial_number_and_checked_after_an_unplug():
     # Continuous output: the serial number's reply comes among the readings.
-    url = ("sim://?scenario=steady&gauge=mark10&gauge_continuous=1&rate=20&speed=2&unplug_at=2&unplug_for=1"
+    url = ("sim://?scenario=steady&gauge=mark10&gauge_continuous=1&rate=20&speed=4&unplug_at=4&unplug_for=1"
            "&serial=3141592&replug_serial=2718281")
     with SensorReader(url, protocol="gauge") as reader:
         first_serial = reader.info.serial_number
@@ -79,7 +79,7 @@ def test_a_mark10_is_identified_by_its_serial_number_and_checked_after_an_unplug
 
 
 def test_a_gauge_without_identity_says_so_after_an_unplug():
-    url = "sim://?scenario=steady&gauge=plain&rate=80&speed=2&unplug_at=1.5&unplug_for=1"
+    url = "sim://?scenario=steady&gauge=plain&rate=80&speed=4&unplug_at=4&unplug_for=1"
     with SensorReader(url, protocol="gauge") as reader:
         assert reader.info.serial_number == ""
         blocks, events = collect(reader, after_reconnect(20))
