@@ -142,6 +142,7 @@ def imported():
     register_simulator()
 
 
+@pytest.mark.slow  # signals, 80 and 20 real-time runs
 def test_stream_interrupted_at_80_random_moments_prints_every_sample_read(url, monkeypatch, quiet_signals):
     # With the 20 record runs below (and 5 while connecting): over 100 random interruptions.
     rng = random.Random(20261130)
@@ -188,6 +189,7 @@ def test_a_signal_while_connecting_aborts_with_nothing_left_behind(url, tmp_path
     assert quiet_signals == []
 
 
+@pytest.mark.slow  # signals, 80 and 20 real-time runs
 def test_record_interrupted_at_random_moments_stores_every_sample_read(url, tmp_path, monkeypatch, quiet_signals):
     rng = random.Random(11)
     stored = []

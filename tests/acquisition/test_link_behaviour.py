@@ -30,6 +30,7 @@ def after_reconnect(min_samples):
     return done
 
 
+@pytest.mark.slow  # real time (the simulator's clock)
 def test_another_sensor_after_an_unplug_starts_a_new_segment_with_a_warning(caplog):
     url = "sim://?scenario=steady&rate=200&speed=4&unplug_at=1&unplug_for=1&serial=SIM-0001&replug_serial=SIM-0002"
     caplog.set_level(logging.DEBUG, logger="nmt_monitor.link")
@@ -55,6 +56,7 @@ def test_another_sensor_after_an_unplug_starts_a_new_segment_with_a_warning(capl
         assert fragment in log, fragment
 
 
+@pytest.mark.slow  # real time (the simulator's clock)
 def test_the_same_sensor_after_an_unplug_resumes_without_a_warning():
     url = "sim://?scenario=steady&rate=200&speed=4&unplug_at=1&unplug_for=1"
     with SensorReader(url) as reader:
@@ -64,6 +66,7 @@ def test_the_same_sensor_after_an_unplug_resumes_without_a_warning():
     assert not events_of(events, "warning", "sensor_changed") and not events_of(events, "warning", "identity_unknown")
 
 
+@pytest.mark.slow  # real time (the simulator's clock)
 def test_a_mark10_is_identified_by_its_serial_number_and_checked_after_an_unplug():
     # Continuous output: the serial number's reply comes among the readings.
     url = ("sim://?scenario=steady&gauge=mark10&gauge_continuous=1&rate=20&speed=4&unplug_at=4&unplug_for=1"
@@ -78,6 +81,7 @@ def test_a_mark10_is_identified_by_its_serial_number_and_checked_after_an_unplug
     assert {b.segment for b in blocks} == {0, 1}
 
 
+@pytest.mark.slow  # real time (the simulator's clock)
 def test_a_gauge_without_identity_says_so_after_an_unplug():
     url = "sim://?scenario=steady&gauge=plain&rate=80&speed=4&unplug_at=4&unplug_for=1"
     with SensorReader(url, protocol="gauge") as reader:
@@ -89,6 +93,7 @@ def test_a_gauge_without_identity_says_so_after_an_unplug():
     assert "no serial number" in unknown.detail["message"]
 
 
+@pytest.mark.slow  # real time (the simulator's clock)
 def test_a_diy_gauge_with_noise_lines_keeps_reading():
     # Issue 10: on a bare-number gauge, one '3.2 N' noise line used to silence it for good.
     url = "sim://?scenario=steady&gauge=plain&rate=80&speed=8&noise_lines=0.2&seed=5"
@@ -103,6 +108,7 @@ def test_a_diy_gauge_with_noise_lines_keeps_reading():
     assert data.force_n.max() < 60 and np.all(np.isfinite(data.force_n))
 
 
+@pytest.mark.slow  # real time (the simulator's clock)
 def test_bytes_without_readings_are_reported_and_the_link_recovers():
     url = "sim://?scenario=steady&gauge=mark10&gauge_continuous=1&rate=50&garble_at=0.8&garble_for=1.4"
     with SensorReader(url, protocol="gauge") as reader:
