@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-from nmt_monitor.commands.signals import StopSignals
 from nmt_monitor.commands.stream import add_connection_arguments, make_reader
 from nmt_monitor.errors import UserError
 from nmt_monitor.units import UnitError, parse_force_n, parse_force_range_n
@@ -84,6 +83,7 @@ def _say(text: str, file=None) -> None:
 
 def run(args) -> int:
     from nmt_monitor.acquisition import LinkEvent, SampleBlock
+    from nmt_monitor.commands.signals import StopSignals
     from nmt_monitor.storage import Recorder
 
     if args.seconds is not None and not args.seconds > 0:

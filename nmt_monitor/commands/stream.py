@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nmt_monitor.commands.argtypes import RenamedOption
-from nmt_monitor.commands.signals import StopSignals
 from nmt_monitor.config import DEFAULT_MAX_AGE_DAYS
 from nmt_monitor.errors import EXIT_FAILURE, UserError
 
@@ -104,6 +103,7 @@ def _write_block_jsonl(out, block: SampleBlock, t0: float) -> None:
 
 def run(args) -> int:
     from nmt_monitor.acquisition import LinkEvent, SampleBlock
+    from nmt_monitor.commands.signals import StopSignals
 
     if args.seconds is not None and args.seconds <= 0:
         raise UserError("--seconds must be positive")
