@@ -19,7 +19,7 @@ from nmt_monitor.units import NEWTONS_PER_KGF, NEWTONS_PER_LBF
 
 @dataclass
 class Recording:
-    """A force recording: strictly increasing time (s) and force (N)."""
+    """A force recording: time (s) that never goes backwards (it may repeat) and force (N)."""
 
     source: str
     time_s: np.ndarray
@@ -111,10 +111,12 @@ def load_csv(path: str) -> Recording:
         bad = int(np.flatnonzero(~np.isfinite(t))[0])
         raise _fail(path, f"line {_data_line(lines, header_no, bad)}, column {names[ti]}: time is not a finite number")
     if t.size > 1:
+        # host loggers repeat a stamp for every reading of one USB burst: time may repeat,
+        # it must not go backwards (docs/metrics.md "Time")
         d = np.diff(t)
-        if not np.all(d > 0):
-            bad = int(np.flatnonzero(~(d > 0))[0]) + 1
-            raise _fail(path, f"line {_data_line(lines, header_no, bad)}, column {names[ti]}: time does not increase "
+        if not np.all(d >= 0):
+            bad = int(np.flatnonzero(~(d >= 0))[0]) + 1
+            raise _fail(path, f"line {_data_line(lines, header_no, bad)}, column {names[ti]}: time goes backwards "
                               f"({float(t[bad - 1]):g} then {float(t[bad]):g}); sort the rows by time")
     return Recording(source=path, time_s=np.ascontiguousarray(t), force_n=np.ascontiguousarray(f), unit=unit)
 

@@ -20,6 +20,10 @@ class Binner:
     A bin is emitted once a sample of a later bin has arrived (or at ``final``); the samples
     of the still-open bin are carried, so any chunking yields exactly the same bins.
     Samples whose force is not finite are dropped (they count as missing).
+
+    Time must not go backwards; it may repeat. Host loggers stamp lines with a 1 ms or
+    15.6 ms clock behind a 16 ms USB latency timer, so several readings of one USB burst
+    share a stamp (field-notes.md): they are averaged into the same bin.
     """
 
     def __init__(self, dt: float) -> None:
@@ -34,8 +38,8 @@ class Binner:
     def push(self, t: np.ndarray, f: np.ndarray, final: bool = False):
         """Returns (j, mean, count) of the completed, non-empty bins, in order."""
         if t.size:
-            if not t[0] > self.last_t or (t.size > 1 and not np.all(t[1:] > t[:-1])):
-                raise ValueError("time must be strictly increasing (across chunks too)")
+            if not t[0] >= self.last_t or (t.size > 1 and not np.all(t[1:] >= t[:-1])):
+                raise ValueError("time must not go backwards (across chunks too)")
             if not np.isfinite(t[-1]) or not np.isfinite(t[0]):
                 raise ValueError("time must be finite")
             self.last_t = float(t[-1])
@@ -70,6 +74,46 @@ class Binner:
         return jc[starts], sums / counts, counts
 
 
+class SampleSpacing:
+    """The data's own typical interval between samples, in bins, and which runs of empty
+    bins are therefore just sampling (a 10 Hz gauge fills one 20 ms bin in five) rather
+    than missing data.
+
+    The typical interval is the mean over the last ``history`` non-empty bins of (bins
+    spanned / samples): repeated stamps and clumped arrival average out, and a run of
+    empty bins is judged by the bins before it only, so any chunking gives the same answer.
+    """
+
+    def __init__(self, factor: float, max_run: int, history: int = 16) -> None:
+        self.factor = factor
+        self.max_run = max_run
+        self.history = history
+        self._spans = _EMPTY_F
+        self._counts = _EMPTY_F
+
+    def reset(self) -> None:
+        self._spans = _EMPTY_F
+        self._counts = _EMPTY_F
+
+    def allowed_empty(self, empty_before: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """For each new bin (``empty_before`` empty bins before it, ``counts`` samples in it):
+        how many empty bins before it are sampling. One empty bin always is."""
+        spans = np.minimum(empty_before, self.max_run).astype(np.float64) + 1.0
+        c = counts.astype(np.float64)
+        m = self._spans.size
+        S = np.concatenate((self._spans, spans))
+        C = np.concatenate((self._counts, c))
+        cs = np.concatenate(([0.0], np.cumsum(S)))
+        cc = np.concatenate(([0.0], np.cumsum(C)))
+        idx = np.arange(m, m + spans.size)
+        lo = np.maximum(idx - self.history, 0)
+        n = cc[idx] - cc[lo]
+        typical = np.where(n > 0, (cs[idx] - cs[lo]) / np.maximum(n, 1.0), 0.0)
+        self._spans = S[-self.history :]
+        self._counts = C[-self.history :]
+        return np.floor(np.maximum(self.factor * typical, 2.0) - 1.0).astype(np.int64)
+
+
 class LowPass:
     """2nd-order Butterworth low-pass (one biquad, direct form II transposed) with carried state.
 
@@ -85,6 +129,10 @@ class LowPass:
         self._zi_unit = signal.sosfilt_zi(self.sos)
         self.z1 = 0.0
         self.z2 = 0.0
+        impulse = np.zeros(int(20 * fs / cutoff_hz) + 16)
+        impulse[0] = 1.0
+        #: SD of the output for white input of SD 1
+        self.noise_gain = float(np.sqrt(np.sum(signal.sosfilt(self.sos, impulse) ** 2)))
 
     def reset(self, x0: float) -> None:
         """Start in steady state at ``x0`` (no start-up transient)."""

@@ -386,12 +386,9 @@ class SessionModel:
             self.time_origin = float(block.host_time_s[0])
         t = block.host_time_s - self.time_origin
         f = block.force_n - self.tare_offset_n if self.tare_offset_n else block.force_n
-        # the engine needs strictly increasing time: keep only samples above the running maximum
-        keep = t > np.fmax.accumulate(np.r_[self._last_t, t[:-1]])
-        if not keep.all():
-            t, f = t[keep], f[keep]
-            if t.size == 0:
-                return
+        # time may repeat (clumped arrival) but must not go backwards: a host clock that
+        # steps back holds at the latest time instead (no sample is dropped)
+        t = np.fmax.accumulate(np.r_[self._last_t, t])[1:]
         self._last_t = float(t[-1])
         self._last_data_clock = self.clock()
         self.samples += t.size
