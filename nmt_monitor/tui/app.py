@@ -494,15 +494,19 @@ class MonitorApp(App):
         self.notify(f"feedback: {self.feedback}", timeout=2)
 
     def action_setup(self) -> None:
-        self.push_screen(SetupScreen(self.model.metadata, recording=self.model.recorder is not None),
-                         self._setup_done)
+        self.push_screen(SetupScreen(self.model.metadata, recording=self.model.recorder is not None,
+                                     replay=self.kind == "replay"), self._setup_done)
 
     def _setup_done(self, metadata) -> None:
         if metadata is None:
             return
+        recording = self.model.recorder is not None
         self.model.set_metadata(metadata)
         self.units.set_area(metadata.tip_area_cm2)
-        self.notify("setup saved")
+        if self.kind == "replay":
+            self.notify("setup applied to this replay (the file is not changed)")
+        else:
+            self.notify("setup saved into the recording" if recording else "setup saved")
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_help()))
