@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nmt_monitor import __version__
+from nmt_monitor.flags import flags_text
 from nmt_monitor.storage import open_session  # noqa: F401 - re-exported for notebooks
 
 __all__ = [
@@ -179,7 +180,7 @@ def rows_for(result: FileResult) -> list[dict]:
         row["hold"] = i
         for k in HOLD_COLUMNS[1:]:
             if k == "flags":
-                row[k] = ";".join(d["flags"])
+                row[k] = flags_text(d["flags"], ";")
             elif k == "mean_N_per_cm2":
                 row[k] = round(hold.mean_N / area, 3) if area else None
             else:

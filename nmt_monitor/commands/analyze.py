@@ -148,6 +148,8 @@ def _fmt(value, spec: str) -> str:
 
 
 def _table(r) -> str:
+    from nmt_monitor.flags import flags_text
+
     a = r.analysis
     lines = []
     head = f"{r.source}: {r.n_samples} samples, {r.duration_s:.1f} s, ~{_fmt(a.sample_rate_hz, '.0f')} Hz"
@@ -167,7 +169,7 @@ def _table(r) -> str:
             rows.append((str(i), _fmt(h.start_s, ".2f"), _fmt(h.end_s, ".2f"), _fmt(h.duration_s, ".1f"),
                          _fmt(h.mean_N, ".1f"), _fmt(h.sd_N, ".2f"), _fmt(h.cv_pct, ".1f"),
                          _fmt(h.drift_pct, "+.1f"), _fmt(h.drift_N_per_s, "+.2f"), _fmt(h.peak_N, ".1f"))
-                        + ((_fmt(h.time_in_target_pct, ".0f"),) if target else ()) + (", ".join(h.flags),))
+                        + ((_fmt(h.time_in_target_pct, ".0f"),) if target else ()) + (flags_text(h.flags),))
         widths = [max(len(r[c]) for r in rows) for c in range(len(cols))]
         for r in rows:
             cells = [r[c].rjust(widths[c]) if c < len(cols) - 1 else r[c] for c in range(len(cols))]

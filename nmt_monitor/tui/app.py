@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Digits, Footer, Static
 from textual.worker import get_current_worker
 
 from nmt_monitor.errors import UserError
+from nmt_monitor.flags import flags_text
 
 from .clock import Clock, system_clock
 from .model import FEEDBACK_MODES, Frame, SessionModel, Units, feedback_visibility
@@ -397,7 +398,7 @@ class MonitorApp(App):
         for row in reversed(frame.holds):
             table.add_row(str(row.number), f"{row.start_s:.1f} s", f"{row.duration_s:.1f} s",
                           u.fmt(row.mean_n), f"{row.cv_pct:.1f} %", f"{row.drift_pct:+.1f} %",
-                          ", ".join(row.flags) or "ok")
+                          flags_text(row.flags))
 
     # ---- keys -----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:
