@@ -252,6 +252,10 @@ def _session_page(s: SessionGrade, rubric: Rubric, st_pages: dict) -> str:
         body.append(_hold_rows(s, rubric))
     for h in s.holds:
         body.append(f'<div class="hold" id="hold{h.index}"><h2>Hold {h.index}: {h.composite:.0f}</h2>')
+        scores = " · ".join(f"{SCORE_HEADERS[k]} {_pct(h.scores.get(k))}" for k in SUBSKILLS)
+        over = "FAIL: over tolerance" if h.failed else f"over tolerance −{h.penalty:.0f}" if h.penalty else ""
+        body.append(f'<p>{escape(scores)}{" · " + escape(over) if over else ""} · flags: '
+                    f"{escape(flags_text(h.flags))}</p>")
         for note in h.notes:
             body.append(f'<p class="note">{escape(note)}</p>')
         if h.image:

@@ -245,8 +245,13 @@ class _Settings:
 
     def at(self, name: str, t: float):
         rec = self.recording
-        if hasattr(rec, "setting_at"):
+        if any(r["field"] == name for r in self.rows):
             return rec.setting_at(name, t)
+        # the recording's own settings (a CSV may be given them by the caller)
+        if name == "tolerance_N":
+            return rec.tolerance_n
+        if name == "target_band_N":
+            return rec.target_band_n
         return (rec.metadata or {}).get(name)
 
     def times(self, names: tuple[str, ...], t0: float, t1: float) -> list[float]:

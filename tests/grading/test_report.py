@@ -28,14 +28,6 @@ class _Links(HTMLParser):
                 self.links.append((tag, a[key]))
 
 
-@pytest.fixture(scope="module")
-def report(cohort, tmp_path_factory):
-    out = tmp_path_factory.mktemp("report") / "rep"
-    rc = main(["grade", str(cohort), "--report", str(out), "--jobs", "2", "--no-progress"])
-    assert rc == 0
-    return out
-
-
 def test_report_files(report):
     for name in ("index.html", "gradebook.csv", "holds.csv", "rubric.json", "img/distribution.png",
                  "img/class-progress.png"):
