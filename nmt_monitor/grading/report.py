@@ -55,7 +55,8 @@ ul.feedback li{margin:.2em 0}
   h2{break-after:avoid}
   .wide{overflow:visible}
   table{width:100%;font-size:7.5pt;table-layout:auto}
-  th,td{padding:.15em .25em;white-space:normal;overflow-wrap:anywhere}
+  th,td{padding:.15em .25em;white-space:normal}
+  td.w{overflow-wrap:anywhere}
   td.l a{color:inherit;text-decoration:none}
   tr,img,figure{break-inside:avoid}
   img{max-width:100%}
