@@ -77,22 +77,26 @@ def _few_ticks(ax, nx: int = 7, ny: int = 5) -> None:
 # ---- hold pictures ---------------------------------------------------------------------------
 
 class _HoldFigure:
-    """One figure per process, reused for every hold picture: the axes, labels and legend are
-    made once (the legend pre-rendered as an image: text is what costs); each picture replaces
-    only its own artists."""
+    """One figure per process, reused for every hold picture. Its background (axes, ticks,
+    labels, grid and the legend) is drawn once per axis range and kept as pixels: the time
+    axis runs from 4 s before the hold's start, with its end and the force axis rounded up
+    to 10, so a class's holds share a few backgrounds. Each picture restores one and draws
+    only its own artists on it (text and ticks are what cost)."""
 
     W_IN, H_IN = 9.0, 3.6
+    MAX_BACKGROUNDS = 32
 
     def __init__(self) -> None:
         fig = self.fig = _figure(self.W_IN, self.H_IN)
         ax = self.ax = fig.add_axes((0.065, 0.27, 0.925, 0.70))
-        ax.set_xlabel("time in the session (s)", fontsize=9, labelpad=2)
+        ax.set_xlabel("time from the start of the hold (s)", fontsize=9, labelpad=2)
         ax.set_ylabel("force (N)", fontsize=9)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.25, lw=0.5)
-        _few_ticks(ax, 6, 4)
+        _few_ticks(ax, 8, 5)
         fig.figimage(self._legend_image(), xo=int(0.06 * self.W_IN * DPI), yo=2, origin="upper")
         self.dynamic: list = []
+        self.backgrounds: dict = {}
 
     @staticmethod
     def _legend_image() -> np.ndarray:
@@ -108,6 +112,25 @@ class _HoldFigure:
                    Line2D([], [], color=C_DRIFT, lw=1.2, ls="--", label="target hold time (short hold)")]
         return _legend_image(handles, _HoldFigure.W_IN, 0.6, ncol=4, fontsize=7.5, handlelength=1.8,
                              columnspacing=1.2)
+
+    def background(self, x0: float, x1: float, top: float):
+        """Restore (or draw and keep) the background for these axis limits."""
+        canvas = self.fig.canvas
+        key = (x0, x1, top)
+        bg = self.backgrounds.get(key)
+        self.ax.set_xlim(x0, x1)
+        self.ax.set_ylim(0, top)
+        if bg is None:
+            for artist in self.dynamic:
+                artist.set_visible(False)
+            canvas.draw()
+            for artist in self.dynamic:
+                artist.set_visible(True)
+            if len(self.backgrounds) >= self.MAX_BACKGROUNDS:
+                self.backgrounds.pop(next(iter(self.backgrounds)))
+            bg = self.backgrounds[key] = canvas.copy_from_bbox(self.fig.bbox)
+        else:
+            canvas.restore_region(bg)
 
     def clear(self) -> None:
         for artist in self.dynamic:
@@ -126,62 +149,75 @@ def _hold_figure() -> _HoldFigure:
     return _HOLD_FIGURE
 
 
+def _save_png(canvas, path) -> None:
+    from PIL import Image
+
+    rgba = np.asarray(canvas.buffer_rgba())
+    Image.fromarray(np.ascontiguousarray(rgba[..., :3])).save(path, format="png", **PNG_OPTIONS["pil_kwargs"])
+
+
 @_plain_text
 def hold_png(path, session: SessionGrade, hold: HoldGrade, time_s: np.ndarray, force_n: np.ndarray,
              rubric, margin_s: float = 4.0) -> None:
-    """Force trace around one hold: target band (and its near-miss margin), tolerance,
-    the hold span, start and end levels with the drift, over-tolerance shaded, the target
-    hold time when the hold was short. (Its scores are text on the page, beside it.)"""
+    """Force trace around one hold, on a time axis from the hold's start: target band (and its
+    near-miss margin), tolerance, the hold span, start and end levels with the drift,
+    over-tolerance shaded, the target hold time when the hold was short. (Its scores are text
+    on the page, beside it.)"""
     hf = _hold_figure()
     hf.clear()
     ax = hf.ax
     dyn = hf.dynamic
+    s0 = hold.start_s  # time 0 of the picture
     window = hold.hold_window_s if hold.hold_window_s[0] > 0 else session.hold_window_s
-    t0 = max(float(time_s[0]), hold.start_s - margin_s)
-    t_goal = hold.start_s + window[0]  # where the hold would reach the target time
+    t0 = max(float(time_s[0]), s0 - margin_s)
+    t_goal = s0 + window[0]  # where the hold would reach the target time
     t1 = max(min(float(time_s[-1]), hold.end_s + margin_s), t_goal + 1.0 if hold.end_s < t_goal else 0.0)
     tb, fb = bin_means(time_s, force_n, t0, t1, TRACE_HZ)
     net = fb - hold.zero_N
+    x = tb - s0
+    dur = hold.end_s - s0
     band = hold.band_N if hold.band_N is not None else session.band_N
     tol = hold.tolerance_N if hold.tolerance_N is not None else session.tolerance_N
     top = max(float(np.nanmax(net)) if net.size else 1.0, band[1] if band else 0.0, tol or 0.0) * 1.15
+    top = 10.0 * math.ceil(top / 10.0)
+    x_end = 10.0 * math.ceil((t1 - s0) / 10.0)
     if band is not None:
         nm = rubric.target.near_miss_pct / 100.0
         dyn.append(ax.axhspan(band[0] * (1 - nm), band[0], color=C_BAND, alpha=0.08, lw=0))
         dyn.append(ax.axhspan(band[1], band[1] * (1 + nm), color=C_BAND, alpha=0.08, lw=0))
         dyn.append(ax.axhspan(band[0], band[1], color=C_BAND, alpha=0.20, lw=0))
-    dyn.append(ax.axvspan(hold.start_s, hold.end_s, color=C_HOLD, alpha=0.10, lw=0))
-    inside = (tb >= hold.start_s) & (tb <= hold.end_s)
-    dyn += ax.plot(tb, np.where(inside, np.nan, net), color=C_CONTEXT, lw=1.0)
-    dyn += ax.plot(tb, np.where(inside, net, np.nan), color=C_TRACE, lw=1.4)
+    dyn.append(ax.axvspan(0.0, dur, color=C_HOLD, alpha=0.10, lw=0))
+    inside = (tb >= s0) & (tb <= hold.end_s)
+    dyn += ax.plot(x, np.where(inside, np.nan, net), color=C_CONTEXT, lw=1.0)
+    dyn += ax.plot(x, np.where(inside, net, np.nan), color=C_TRACE, lw=1.4)
     if tol is not None:
         dyn.append(ax.axhline(tol, color=C_TOL, lw=1.4, ls="--"))
         over = net > tol
         if over.any():
-            dyn.append(ax.fill_between(tb, tol, net, where=over, color=C_TOL, alpha=0.45, lw=0))
+            dyn.append(ax.fill_between(x, tol, net, where=over, color=C_TOL, alpha=0.45, lw=0))
     # drift: the start and end levels (drift windows); the % above the end level
     w = rubric.drift.reference_s
     if hold.duration_s >= 2 * w and np.isfinite(hold.drift_pct):
-        m0 = (tb >= hold.start_s) & (tb <= hold.start_s + w)
-        m1 = (tb >= hold.end_s - w) & (tb <= hold.end_s)
+        m0 = inside & (x <= w)
+        m1 = inside & (x >= dur - w)
         if m0.any() and m1.any():
             l0, l1 = float(net[m0].mean()), float(net[m1].mean())
             bad = abs(hold.drift_pct) >= rubric.drift.limit_pct
             col = C_DRIFT if bad else "#555555"
-            dyn.append(ax.hlines([l0, l1], [hold.start_s, hold.end_s - w], [hold.start_s + w, hold.end_s],
-                                 color=col, lw=2.5))
+            dyn.append(ax.hlines([l0, l1], [0.0, dur - w], [w, dur], color=col, lw=2.5))
             if abs(hold.drift_pct) >= rubric.drift.limit_pct / 2:
-                dyn.append(ax.hlines(l0, hold.start_s + w, hold.end_s - w, color=col, lw=0.8, ls=":"))
-            dyn.append(ax.text(hold.end_s, max(l0, l1) + 0.05 * top, f"drift {hold.drift_pct:+.0f} %",
+                dyn.append(ax.hlines(l0, w, dur - w, color=col, lw=0.8, ls=":"))
+            dyn.append(ax.text(dur, max(l0, l1) + 0.05 * top, f"drift {hold.drift_pct:+.0f} %",
                                color=col, ha="right", va="bottom", fontsize=9,
                                fontweight="bold" if bad else "normal"))
     if hold.end_s < t_goal:  # short: show how long it should have been
-        dyn.append(ax.axvline(t_goal, color=C_DRIFT, lw=1.2, ls="--"))
-        dyn.append(ax.text(t_goal - 0.2, 0.97 * top, f"target {window[0]:g} s", color=C_DRIFT, ha="right",
+        dyn.append(ax.axvline(window[0], color=C_DRIFT, lw=1.2, ls="--"))
+        dyn.append(ax.text(window[0] - 0.2, 0.97 * top, f"target {window[0]:g} s", color=C_DRIFT, ha="right",
                            va="top", fontsize=8))
-    ax.set_xlim(t0, t1)
-    ax.set_ylim(0, top)
-    hf.fig.savefig(path, format="png", **PNG_OPTIONS)
+    hf.background(-margin_s, max(x_end, 10.0), top)
+    for artist in dyn:
+        ax.draw_artist(artist)
+    _save_png(hf.fig.canvas, path)
     hf.clear()
 
 
