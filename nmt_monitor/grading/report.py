@@ -202,7 +202,7 @@ def _index(sessions, students: list[StudentGrade], rubric: Rubric, st_pages: dic
     ordered = sorted(sessions, key=lambda s: (s.student, s.start_epoch_s or 0, s.label))
     body.append(_session_rows(ordered, rubric, "", st_pages))
     if skipped:
-        body.append(f"<h2>Not read ({len(skipped)})</h2>")
+        body.append(f"<h2>Not graded ({len(skipped)}): files that could not be read</h2>")
         body.append("<ul>" + "".join(f"<li>{escape(x.message)}</li>" for x in skipped) + "</ul>")
     return _page("Grading report", "\n".join(body))
 

@@ -379,11 +379,12 @@ def score_session(rubric: Rubric, recording, analysis=None) -> SessionGrade:
     band, band_source = settings.band(rubric, t0)
     params = rubric.hold_params()
     if analysis is None:
-        changes = [(t, {k: v for k, v in c.items() if k != "target_hold_s"})
+        # the engine gets the rubric's band (as before), and replays the tolerance changes (and
+        # the band's, when the band is the session's own); the target hold time is the rubric's
+        drop = {"target_hold_s"} | (set() if rubric.target.source == "session" else {"target_band_n"})
+        changes = [(t, {k: v for k, v in c.items() if k not in drop})
                    for t, c in (getattr(recording, "changes", None) or [])]
-        raw_band = settings.at("target_band_N", t0)
-        analysis = analyze_holds(recording.time_s, recording.force_n, params, tol,
-                                 None if raw_band is None else tuple(raw_band),
+        analysis = analyze_holds(recording.time_s, recording.force_n, params, tol, band,
                                  changes=[c for c in changes if c[1]])
     window = hold_window(rubric, settings.at("target_hold_s", t0))
     rate = params.envelope_rate_hz
