@@ -39,8 +39,54 @@ def _positive(text: str) -> float:
     return v
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Wraps the description; keeps the indented lines of the epilog (scenarios, examples)."""
+
+    def _fill_text(self, text, width, indent):
+        out = []
+        for para in text.split("\n\n"):
+            lines = para.splitlines()
+            if any(line.startswith("  ") for line in lines):
+                out.append("\n".join(indent + line for line in lines))
+            else:
+                out.append(super()._fill_text(para, width, indent))
+        return "\n\n".join(out)
+
+
+def scenario_descriptions() -> list[tuple[str, str]]:
+    """(name, description) of the built-in scenarios, read without the simulator's heavy imports."""
+    import tomllib
+    from pathlib import Path
+
+    out = []
+    for path in sorted(Path(__file__).with_name("scenarios").glob("*.toml")):
+        try:
+            description = str(tomllib.loads(path.read_text(encoding="utf-8")).get("description", ""))
+        except (OSError, ValueError):
+            description = ""
+        out.append((path.stem, description))
+    return out
+
+
+def _epilog() -> str:
+    import textwrap
+
+    rows = ["scenarios (--scenario NAME, or a .toml file written like them):"]
+    for name, description in scenario_descriptions():
+        text = textwrap.wrap(description, 78 - 20) or [""]
+        rows.append(f"  {name:<16}  {text[0]}")
+        rows += [f"  {'':<16}  {line}" for line in text[1:]]
+    rows += ["", "examples:",
+             "  python -m firmware_sim --pty                         prints the pty's path, then streams",
+             "  python -m firmware_sim --tcp 5555 --scenario drifting --seed 3",
+             "  python -m firmware_sim --pty --gauge mark10 --gauge-unit lbf --gauge-continuous --rate 20",
+             "",
+             "In-process, the same simulator is the pyserial URL sim://?scenario=NAME&rate=HZ&seed=N."]
+    return "\n".join(rows)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m firmware_sim",
+    p = _Parser(prog="python -m firmware_sim", formatter_class=_Formatter, epilog=_epilog(),
                 description="Simulated NMT handheld force sensor (or a commercial gauge) on a pty or TCP socket. "
                             "The first line of stdout is the device path (or socket:// URL).")
     where = p.add_mutually_exclusive_group()

@@ -11,7 +11,8 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.signal import lfilter
+
+from .filters import first_order
 
 COUNTS_MIN = -(1 << 23)
 COUNTS_MAX = (1 << 23) - 1
@@ -145,8 +146,7 @@ class LoadCell:
                 creep[0] = c
                 if n > 1:
                     a = alpha[1]
-                    out, _ = lfilter([a], [1.0, -(1.0 - a)], f[1:], zi=[(1.0 - a) * c])
-                    creep[1:] = out
+                    creep[1:] = first_order(f[1:], a, c)
             else:
                 for i in range(n):
                     c = c + (f[i] - c) * alpha[i]

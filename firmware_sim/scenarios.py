@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from scipy.signal import butter, sosfilt
+
+from .filters import butter_zpk, filter_zpk
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 TRUTH_RATE_HZ = 1000.0  # ground truth is computed on this grid, whatever the render rate
@@ -315,15 +316,13 @@ class Scenario:
         wander_pct = float(hand["wander_pct"])
         if wander_pct > 0 and n > 1:
             wc = min(float(hand["wander_hz"]), 0.45 * nyq)
-            sos = butter(2, wc / nyq, btype="low", output="sos")
-            w = sosfilt(sos, rng.standard_normal(n + settle))[settle:]
+            w = filter_zpk(*butter_zpk(2, wc / nyq, "low"), rng.standard_normal(n + settle))[settle:]
             w /= w.std() or 1.0
             rel += wander_pct / 100.0 * w
         tremor_pct = float(hand["tremor_pct"])
         lo, hi = hand["tremor_hz"] if isinstance(hand["tremor_hz"], list) else (hand["tremor_hz"] * 0.9, hand["tremor_hz"] * 1.1)
         if tremor_pct > 0 and n > 1 and hi < 0.95 * nyq:
-            sos = butter(2, [lo / nyq, hi / nyq], btype="band", output="sos")
-            tr = sosfilt(sos, rng.standard_normal(n + settle))[settle:]
+            tr = filter_zpk(*butter_zpk(2, [lo / nyq, hi / nyq], "band"), rng.standard_normal(n + settle))[settle:]
             tr /= tr.std() or 1.0
             rel += tremor_pct / 100.0 * tr
         return rel

@@ -1,4 +1,9 @@
-"""Calibration records: one TOML file per sensor serial number in ``calibration/``.
+"""Calibration records: one TOML file per sensor serial number, ``<serial>.toml``.
+
+Users' records live in the user data folder's ``calibration/`` (``$NMT_CALIBRATION_DIR``, the
+config file's ``calibration_dir`` or ``--calibration-dir`` elsewhere); ``calibrate`` writes there.
+The records shipped with the package (the simulator's ``SIM-0001``) are read when the user has
+none for that serial number; nothing is ever written into the installed package.
 
 A record maps raw ADC counts to newtons::
 
@@ -24,10 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-#: Where records live unless ``NMT_CALIBRATION_DIR`` or a command-line flag says otherwise.
-DEFAULT_CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "calibration"
-#: Records older than this draw a warning (a load cell's sensitivity drifts over months).
-DEFAULT_MAX_AGE_DAYS = 365
+# re-exported: the constant lives with the settings, so that '--help' needs no NumPy
+from nmt_monitor.config import DEFAULT_MAX_AGE_DAYS  # noqa: F401
+
+#: Records shipped with the package (read-only): the simulator's, so that sim:// reads ~0 N at rest.
+SHIPPED_CALIBRATION_DIR = Path(__file__).resolve().parent / "calibration_records"
 
 
 class CalibrationError(ValueError):
@@ -56,8 +62,11 @@ class CalibrationRecord:
 
 
 def calibration_dir() -> Path:
-    env = os.environ.get("NMT_CALIBRATION_DIR")
-    return Path(env) if env else DEFAULT_CALIBRATION_DIR
+    """Where users' records are read from and written to by default: ``$NMT_CALIBRATION_DIR``,
+    else ``calibration/`` in the platform's user data folder."""
+    from nmt_monitor.config import user_calibration_dir
+
+    return user_calibration_dir()
 
 
 def _field(table: dict, name: str, kind: type, where: str):
@@ -126,11 +135,13 @@ def load_calibration(path: Path) -> CalibrationRecord:
 
 
 def find_calibration(serial: str, directory: Path | None = None) -> CalibrationRecord | None:
-    """The record for ``serial`` in ``directory`` (default: ``calibration_dir()``), or None."""
+    """The record for ``serial`` in ``directory`` (default: ``calibration_dir()``), else the one
+    shipped with the package, or None."""
     directory = Path(directory) if directory else calibration_dir()
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in serial)
-    path = directory / f"{safe}.toml"
-    if not path.is_file():
+    path = next((d / f"{safe}.toml" for d in (directory, SHIPPED_CALIBRATION_DIR) if (d / f"{safe}.toml").is_file()),
+                None)
+    if path is None:
         return None
     record = load_calibration(path)
     if record.serial != serial:

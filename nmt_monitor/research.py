@@ -13,7 +13,7 @@ No pandas needed (``pandas.DataFrame(table.rows)`` works if you have it)::
     R.icc(matrix, form="2,1")                             # subjects x measurements
 
 Also the machinery of ``nmt-monitor analyze`` and ``grade`` over many files: ``map_files``
-(parallel processes, results in input order) and ``Progress`` (a bar on stderr).
+(parallel processes, results in input order) and ``Progress`` (a bar on stderr when it is a terminal).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import hashlib
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nmt_monitor import __version__
+from nmt_monitor.console import Progress  # a rich bar on a terminal, plain lines otherwise
 from nmt_monitor.flags import flags_text
 from nmt_monitor.storage import open_session  # noqa: F401 - re-exported for notebooks
 
@@ -300,38 +300,6 @@ def provenance(results: Sequence[FileResult], params, argv: Sequence[str] | None
 
 
 # ---- many files, in parallel, with a progress bar ---------------------------------------------
-
-class Progress:
-    """A one-line progress bar on stderr (``\\r``-redrawn); nothing ever goes to stdout."""
-
-    def __init__(self, total: int, label: str = "", stream=None, width: int = 30) -> None:
-        self.total = max(0, int(total))
-        self.done = 0
-        self.label = label
-        self.stream = stream if stream is not None else sys.stderr
-        self.width = width
-        self.t0 = time.monotonic()
-        self._last = -1.0
-
-    def update(self, n: int = 1, name: str = "") -> None:
-        self.done += n
-        now = time.monotonic()
-        if self.done < self.total and now - self._last < 0.1:
-            return
-        self._last = now
-        frac = self.done / self.total if self.total else 1.0
-        fill = int(round(frac * self.width))
-        el = now - self.t0
-        eta = el / frac - el if frac > 0 else 0.0
-        tail = os.path.basename(name)[:28]
-        self.stream.write(f"\r{self.label}[{'#' * fill}{'.' * (self.width - fill)}] {self.done}/{self.total} "
-                          f"{el:5.1f}s eta {eta:4.0f}s {tail:<28}")
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
-
 
 def default_jobs(n_items: int) -> int:
     try:

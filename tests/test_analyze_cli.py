@@ -150,9 +150,9 @@ def test_folder_expands_to_its_recordings(case):
 
 def test_session_files_are_analysed_with_their_own_tolerance(tmp_path):
     """An .h5 session made by the recorder: analyze takes its tolerance unless told otherwise."""
-    from pathlib import Path
+    from tests.examples import EXAMPLES
 
-    example = Path(__file__).resolve().parent.parent / "recordings" / "example-over-tolerance.h5"
+    example = EXAMPLES["example-over-tolerance"]
     r = run(example, "--json")
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout)

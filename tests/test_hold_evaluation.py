@@ -25,6 +25,9 @@ from firmware_sim.loadcell import TRUE_CALIBRATION, LoadCell  # noqa: E402
 
 from nmt_monitor.dsp import analyze_holds  # noqa: E402
 
+# an accuracy evaluation over many simulator runs: part of the full suite, not the quick subset
+pytestmark = pytest.mark.slow
+
 RATES = (50.0, 200.0, 1000.0, 2000.0)
 SEEDS = (1, 2, 3, 4, 5)
 

@@ -117,7 +117,7 @@ class SensorReader:
         if protocol not in ("auto", "nmt", "gauge"):
             raise UserError(f"unknown protocol {protocol!r}: use auto, nmt or gauge")
         if unit_token_to_newtons(bare_unit)[0] is None:
-            raise UserError(f"unknown unit {bare_unit!r} for --unit: use N, kgf, gf, lbf or ozf")
+            raise UserError(f"unknown unit {bare_unit!r} for --gauge-unit: use N, kgf, gf, lbf or ozf")
         self.url = url
         self.protocol = protocol
         self.rate_hz = rate_hz

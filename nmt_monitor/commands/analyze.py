@@ -10,6 +10,7 @@ import sys
 
 from nmt_monitor.commands.argtypes import force_band_n, force_n, positive_number, worker_count
 from nmt_monitor.commands.batch import BATCH_EXIT_CODES, BatchHelpFormatter, report_skipped
+from nmt_monitor.console import is_terminal
 from nmt_monitor.errors import UserError
 
 HELP = "find holds, drift and over-tolerance in recordings (.h5 sessions, .csv)"
@@ -27,8 +28,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help=HELP,
         description=(
             "Find the sustained static holds in force recordings and report their metrics "
-            "(docs/metrics.md), drift and over-tolerance episodes. CSV files need a header "
-            "time_s,force_N (or force_kgf / force_lbf); time need not be uniform. "
+            "(level, SD, CV, drift, time in the target band), drift and over-tolerance episodes. CSV files "
+            "need a header time_s,force_N (or force_kgf / force_lbf); time need not be uniform. "
             "A file that cannot be read is named on stderr (one line) and skipped; the others are analysed."
         ),
         epilog=BATCH_EXIT_CODES,
@@ -75,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{f}: is a directory, not a recording")
 
     from nmt_monitor.dsp import HoldParams
-    from nmt_monitor.research import Progress, Skipped, _AnalyzeJob, map_files, provenance, rows_for
+    from nmt_monitor.console import Progress
+    from nmt_monitor.research import Skipped, _AnalyzeJob, map_files, provenance, rows_for
 
     changes = {}
     if args.min_hold is not None:
@@ -122,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
         for r in results:
             for row in rows_for(r):
                 writer.writerow([_cell(row.get(k)) for k in fields])
+    elif is_terminal(out):
+        _print_rich_tables(results, out)
     else:
         for n, r in enumerate(results):
             if n:
@@ -148,19 +152,42 @@ def _fmt(value, spec: str) -> str:
 
 
 def _table(r) -> str:
+    """One recording's holds as plain aligned text (stdout not a terminal)."""
+    from nmt_monitor.console import plain_table
+
+    head, rows, tail = _table_parts(r)
+    lines = [head] + (plain_table(rows, left=0, indent="  ") if rows else ["  no holds found"])
+    return "\n".join(lines + [f"  {t}" for t in tail]) + "\n"
+
+
+def _print_rich_tables(results, out) -> None:
+    """The same tables drawn with rich (stdout a terminal)."""
+    from rich.text import Text
+
+    from nmt_monitor.console import print_rich, rich_table
+
+    items = []
+    for n, r in enumerate(results):
+        head, rows, tail = _table_parts(r)
+        items.append(Text(("\n" if n else "") + head, style="bold"))
+        items.append(rich_table(rows, left=0) if rows else Text("  no holds found"))
+        items += [Text(t, style="bold red" if t.startswith("over") or t.startswith("  ") else "green")
+                  for t in tail]
+    print_rich(*items, file=out)
+
+
+def _table_parts(r):
+    """(heading, rows with a header row or None, lines about over-tolerance)."""
     from nmt_monitor.flags import flags_text
 
     a = r.analysis
-    lines = []
     head = f"{r.source}: {r.n_samples} samples, {r.duration_s:.1f} s, ~{_fmt(a.sample_rate_hz, '.0f')} Hz"
     if a.tolerance_n is not None:
         head += f", tolerance {a.tolerance_n:.1f} N"
     if a.target_band_n is not None:
         head += f", target {a.target_band_n[0]:.1f}..{a.target_band_n[1]:.1f} N"
-    lines.append(head)
-    if not a.holds:
-        lines.append("  no holds found")
-    else:
+    rows = None
+    if a.holds:
         target = a.target_band_n is not None
         cols = ("#", "start s", "end s", "dur s", "mean N", "SD N", "CV %", "drift %", "N/s", "peak N") + (
             ("in target %",) if target else ()) + ("flags",)
@@ -170,15 +197,12 @@ def _table(r) -> str:
                          _fmt(h.mean_N, ".1f"), _fmt(h.sd_N, ".2f"), _fmt(h.cv_pct, ".1f"),
                          _fmt(h.drift_pct, "+.1f"), _fmt(h.drift_N_per_s, "+.2f"), _fmt(h.peak_N, ".1f"))
                         + ((_fmt(h.time_in_target_pct, ".0f"),) if target else ()) + (flags_text(h.flags),))
-        widths = [max(len(r[c]) for r in rows) for c in range(len(cols))]
-        for r in rows:
-            cells = [r[c].rjust(widths[c]) if c < len(cols) - 1 else r[c] for c in range(len(cols))]
-            lines.append("  " + "  ".join(cells).rstrip())
+    tail = []
     if a.tolerance_n is not None:
         if a.over_tolerance:
-            lines.append(f"  over tolerance ({len(a.over_tolerance)}):")
+            tail.append(f"over tolerance ({len(a.over_tolerance)}):")
             for o in a.over_tolerance:
-                lines.append(f"    {o.start_s:.2f}-{o.end_s:.2f} s ({o.duration_s:.2f} s), peak {o.peak_N:.1f} N")
+                tail.append(f"  {o.start_s:.2f}-{o.end_s:.2f} s ({o.duration_s:.2f} s), peak {o.peak_N:.1f} N")
         else:
-            lines.append("  never over tolerance")
-    return "\n".join(lines) + "\n"
+            tail.append("never over tolerance")
+    return head, rows, tail

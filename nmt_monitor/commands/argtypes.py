@@ -42,3 +42,17 @@ def worker_count(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+class RenamedOption(argparse.Action):
+    """An option that was renamed: using it is a usage error that names the new option (hidden
+    from ``--help``; it also stops argparse reading it as an abbreviation of a longer option)."""
+
+    def __init__(self, option_strings, dest, new: str, hint: str = "", **kwargs) -> None:
+        super().__init__(option_strings, argparse.SUPPRESS, nargs="?", default=argparse.SUPPRESS,
+                         help=argparse.SUPPRESS)
+        self.new = new
+        self.hint = hint
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        parser.error(f"{option_string} is now {self.new}{self.hint}")

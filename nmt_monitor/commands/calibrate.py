@@ -12,32 +12,24 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from nmt_monitor.calibration import (
-    CalibrationError,
-    CalibrationPoint,
-    calibration_dir,
-    check_loads,
-    fit_calibration,
-    format_calibration_record,
-    load_sequence,
-    parse_calibration,
-    parse_loads,
-    write_calibration_record,
-)
 from nmt_monitor.commands.stream import add_connection_arguments, make_reader
 from nmt_monitor.errors import UserError
 from nmt_monitor.units import UnitError, parse_force_n
 
-HELP = "calibrate a sensor with known loads and write calibration/<serial>.toml"
+if TYPE_CHECKING:  # NumPy and the calibration code are imported when the command runs (fast --help)
+    import numpy as np
+
+HELP = "calibrate a sensor with known loads and write its calibration record"
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "calibrate", help=HELP,
-        description=HELP + ". Tare (no load), then known loads across the range, loading and unloading, "
+        description=HELP + " <serial>.toml in the calibration folder (--calibration-dir; default: calibration/ in the "
+        "user data folder, 'nmt-monitor config' shows it). Tare (no load), then known loads across the range, "
+        "loading and unloading, "
         "repeated; least-squares fit; reports non-linearity, hysteresis and repeatability in % of full "
         "scale. Interactive unless --yes.",
     )
@@ -73,6 +65,8 @@ class _Window:
         self.c.clear()
 
     def add(self, t: np.ndarray, counts: np.ndarray) -> None:
+        import numpy as np
+
         self.t.append(t)
         self.c.append(counts.astype(np.float64))
         while len(self.t) > 1 and self.t[-1][-1] - self.t[1][0] >= self.window_s:
@@ -81,6 +75,8 @@ class _Window:
 
     def reading(self):
         """(mean, sd, n) over exactly the last window, or None if not a full window yet."""
+        import numpy as np
+
         if not self.t:
             return None
         t = np.concatenate(self.t)
@@ -126,6 +122,8 @@ class Calibrator:
         return self._stable(lambda mean: abs(mean - first[0]) <= self.stable_counts, label)
 
     def _stable(self, accept, label: str):
+        import numpy as np
+
         from nmt_monitor.acquisition import LinkEvent, SampleBlock
 
         deadline = time.monotonic() + self.timeout_s
@@ -153,7 +151,21 @@ class Calibrator:
 
 
 def run(args) -> int:
+    import numpy as np
+
     from nmt_monitor import __version__
+    from nmt_monitor.calibration import (
+        CalibrationError,
+        CalibrationPoint,
+        calibration_dir,
+        check_loads,
+        fit_calibration,
+        format_calibration_record,
+        load_sequence,
+        parse_calibration,
+        parse_loads,
+        write_calibration_record,
+    )
 
     if args.repeats < 1:
         raise UserError(f"--repeats must be at least 1, not {args.repeats}")

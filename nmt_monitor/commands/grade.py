@@ -17,7 +17,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "grade",
         help=HELP,
         description=(
-            "Score every hold in the recordings against a rubric (docs/grading.md): each sub-skill "
+            "Score every hold in the recordings against a rubric ('grade --show-rubric' prints it): each sub-skill "
             "(target band, duration, steadiness, drift, ramp-in) as the share of the hold in target, "
             "near misses earning partial credit, and a composite 0-100 with over-tolerance penalties. "
             "Sessions are grouped into students by their therapist metadata. Folders are searched "
@@ -79,7 +79,12 @@ def run(args: argparse.Namespace) -> int:
     if not sessions:
         return report_skipped(skipped, len(files), 0, "graded")
     out = sys.stdout
-    out.write(tables(sessions, students, rubric, show_holds=args.show_holds))
+    from nmt_monitor.console import is_terminal
+
+    if is_terminal(out):
+        print_rich_tables(sessions, students, rubric, show_holds=args.show_holds, out=out)
+    else:
+        out.write(tables(sessions, students, rubric, show_holds=args.show_holds))
     out.flush()
     if args.report:
         from nmt_monitor.grading.report import write_report
@@ -93,28 +98,44 @@ def run(args: argparse.Namespace) -> int:
     return report_skipped(skipped, len(files), len(sessions), "graded")
 
 
-def _fmt_table(rows: list[tuple[str, ...]], left: int = 2) -> list[str]:
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    out = []
-    for r in rows:
-        cells = [r[c].ljust(widths[c]) if c < left or c == len(r) - 1 else r[c].rjust(widths[c])
-                 for c in range(len(r))]
-        out.append("  ".join(cells).rstrip())
-    return out
-
-
 def _p(v) -> str:
     return "-" if v is None else f"{100 * v:.0f}"
 
 
 def tables(sessions, students, rubric, show_holds: bool = True) -> str:
+    """The tables as plain aligned text (stdout not a terminal)."""
+    from nmt_monitor.console import plain_table
+
+    heading, sections = table_sections(sessions, students, rubric, show_holds)
+    lines = [heading]
+    for title, rows, left in sections:
+        lines += ["", title] + plain_table(rows, left=left)
+    return "\n".join(lines) + "\n"
+
+
+def print_rich_tables(sessions, students, rubric, show_holds: bool = True, out=None) -> None:
+    """The same tables drawn with rich (stdout a terminal)."""
+    from rich.text import Text
+
+    from nmt_monitor.console import print_rich, rich_table
+
+    heading, sections = table_sections(sessions, students, rubric, show_holds)
+    items = [Text(heading, style="dim")]
+    for title, rows, left in sections:
+        items += [Text(""), rich_table(rows, left=left, title=title)]
+    print_rich(*items, file=out)
+
+
+def table_sections(sessions, students, rubric, show_holds: bool = True):
+    """(heading, [(title, rows with a header row, left-aligned leading columns)])."""
     from nmt_monitor.flags import flags_text
     from nmt_monitor.grading.report import NOT_GRADED, _date
     from nmt_monitor.grading.rubric import SUBSKILLS
     from nmt_monitor.grading.scoring import SCORE_HEADERS
 
-    lines = [f"rubric: {rubric.name} ({rubric.source}); sub-skill scores and scores 0-100 (100: all in target), "
-             f"pass {rubric.pass_score:g}"]
+    heading = (f"rubric: {rubric.name} ({rubric.source}); sub-skill scores and scores 0-100 (100: all in target), "
+               f"pass {rubric.pass_score:g}")
+    sections = []
     if show_holds:
         rows = [("student", "session", "hold", "start s", "dur s", "mean N", "CV %", "drift %")
                 + tuple(SCORE_HEADERS[k] for k in SUBSKILLS) + ("over s", "penalty", "score", "flags")]
@@ -125,7 +146,7 @@ def tables(sessions, students, rubric, show_holds: bool = True) -> str:
                             + tuple(_p(h.scores.get(k)) for k in SUBSKILLS)
                             + (f"{h.time_over_tolerance_s:.1f}", "FAIL" if h.failed else f"{h.penalty:.0f}",
                                f"{h.composite:.0f}", flags_text(h.flags, ",")))
-        lines += ["", "Holds"] + _fmt_table(rows)
+        sections.append(("Holds", rows, 2))
     rows = [("student", "session", "date", "holds") + tuple(SCORE_HEADERS[k] for k in SUBSKILLS)
             + ("score", "pass", "notes")]
     for s in sorted(sessions, key=lambda s: (s.student, s.start_epoch_s or 0, s.label)):
@@ -133,14 +154,14 @@ def tables(sessions, students, rubric, show_holds: bool = True) -> str:
         rows.append((s.student, s.label, _date(s) or "-", str(len(s.holds))) + tuple(_p(m[k]) for k in SUBSKILLS)
                     + (NOT_GRADED if s.score is None else f"{s.score:.0f}",
                        NOT_GRADED if s.passed is None else ("yes" if s.passed else "no"), "; ".join(s.notes) or "-"))
-    lines += ["", "Sessions"] + _fmt_table(rows, left=3)
+    sections.append(("Sessions", rows, 3))
     rows = [("student", "graded", "mean", "first", "last", "trend/session", "± (s.e.)", "progress")]
     for st in students:
         rows.append((st.name, f"{len(st.graded_sessions)}/{len(st.sessions)}", _n(st.mean), _n(st.first), _n(st.last),
                      "-" if st.trend is None else f"{st.trend:+.1f}",
                      "-" if st.trend_se is None else f"{st.trend_se:.1f}", st.progress))
-    lines += ["", "Students"] + _fmt_table(rows, left=1)
-    return "\n".join(lines) + "\n"
+    sections.append(("Students", rows, 1))
+    return heading, sections
 
 
 def _n(v) -> str:

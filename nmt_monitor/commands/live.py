@@ -18,12 +18,12 @@ def add_parser(subparsers) -> None:
         "live", help=HELP,
         description=HELP + ". Keys are shown at the bottom of the screen; '?' lists them. "
         "Recording starts with the r key (or --record) and is finished when you quit "
-        "(q, Ctrl-C, or a closed terminal). See docs/live-monitor.md.",
+        "(q, Ctrl-C, or a closed terminal).",
     )
     add_connection_arguments(parser, port_required=False)
     add_session_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("recordings"), metavar="DIR",
-                        help="where recordings go (default: recordings/)")
+                        help="where recordings go (default: the config file's out, else recordings/)")
     parser.add_argument("--record", action="store_true", help="record from the start")
     parser.add_argument("--units", choices=("N", "kgf", "lbf", "kPa"), default="N",
                         help="display unit (kPa needs --tip-area-cm2; default N)")
@@ -70,13 +70,14 @@ def require_terminal() -> None:
 def run(args) -> int:
     from dataclasses import replace
 
+    check_display_args(args)
+    metadata = session_metadata(args)
+    require_terminal()
+    # after the checks, so that a mistake is told at once
     from nmt_monitor.storage import preflight
     from nmt_monitor.tui import MonitorApp, ReaderSource
     from nmt_monitor.tui.model import recorder_factory
 
-    check_display_args(args)
-    metadata = session_metadata(args)
-    require_terminal()
     if args.port.startswith("sim://") and metadata.tolerance_N is None and metadata.target_band_N is None:
         tol, band = simulator_targets(args.port)
         metadata = replace(metadata, tolerance_N=tol, target_band_N=None if band is None else tuple(band))

@@ -25,7 +25,8 @@ def add_parser(subparsers) -> None:
     add_session_arguments(parser)
     parser.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
     parser.add_argument("--out", type=Path, default=Path("recordings"), metavar="FILE.h5|DIR",
-                        help="the session file, or a directory for an automatically named one (default: recordings/); "
+                        help="the session file, or a directory for an automatically named one (default: the config file's out, else "
+                        "recordings/); "
                         "an existing file is never overwritten")
     parser.add_argument("--no-analysis", action="store_true",
                         help="do not run the hold engine when finishing (holds tables left empty)")

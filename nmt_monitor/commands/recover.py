@@ -17,7 +17,7 @@ def add_parser(subparsers) -> None:
         "sessions still being recorded are left alone; nothing is overwritten.",
     )
     parser.add_argument("dir", nargs="?", type=Path, default=Path("recordings"), metavar="DIR",
-                        help="directory to search (default: recordings/)")
+                        help="directory to search (default: the config file's out, else recordings/)")
     parser.set_defaults(run=run)
 
 

@@ -25,13 +25,17 @@ def add_parser(subparsers) -> None:
 
 def load(path: Path, speed: float):
     """The replay source and the session's metadata (raises UserError, one line)."""
-    from nmt_monitor.storage import SessionMetadata, open_session
-    from nmt_monitor.tui import ReplaySource
-
     if not speed > 0 or speed > 64:
         raise UserError("--speed must be between 0 and 64")
+    if path.suffix.lower() != ".h5":
+        raise UserError(f"{path}: replay takes .h5 sessions recorded by nmt-monitor"
+                        + (f"; a CSV recording is read by 'nmt-monitor analyze {path}'"
+                           if path.suffix.lower() == ".csv" else ""))
     if not path.exists():
         raise UserError(f"{path}: no such file")
+    from nmt_monitor.storage import SessionMetadata, open_session  # after the checks: a mistake is told at once
+    from nmt_monitor.tui import ReplaySource
+
     session = open_session(path, arrays=("time_s", "force_n"))  # opened once: metadata and samples
     if session.n_samples == 0:
         raise UserError(f"{path}: the session has no samples")
@@ -50,9 +54,9 @@ def run(args) -> int:
     import sys
 
     from nmt_monitor.commands.live import check_display_args, require_terminal
-    from nmt_monitor.tui import MonitorApp
 
     source, metadata = load(args.file, args.speed)
+    from nmt_monitor.tui import MonitorApp
     args.fps = 25.0
     args.tip_area_cm2 = metadata.tip_area_cm2
     check_display_args(args)

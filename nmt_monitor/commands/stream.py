@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from nmt_monitor.acquisition import LinkEvent, SampleBlock, SensorReader
-from nmt_monitor.calibration import DEFAULT_MAX_AGE_DAYS
+from nmt_monitor.commands.argtypes import RenamedOption
+from nmt_monitor.config import DEFAULT_MAX_AGE_DAYS
 from nmt_monitor.errors import EXIT_FAILURE, UserError
+
+if TYPE_CHECKING:  # imported when the command runs, so that --help starts at once
+    from nmt_monitor.acquisition import LinkEvent, SampleBlock, SensorReader
 
 HELP = "print calibrated samples from a sensor (CSV or JSON lines)"
 
@@ -21,22 +24,26 @@ def add_connection_arguments(parser: argparse.ArgumentParser, port_required: boo
     """Options shared by every command that opens a sensor."""
     parser.add_argument(
         "--port",
-        required=port_required,
         default=None if port_required else "sim://",
         metavar="URL",
         help="serial port or pyserial URL: /dev/ttyUSB0, COM3, socket://host:port, "
-        "sim://?scenario=demo&rate=1000 (built-in simulator)",
+        "sim://?scenario=demo&rate=1000 (built-in simulator)"
+        + ("; required unless the config file sets port" if port_required else "; default: the config file's port, "
+           "else sim://"),
     )
     parser.add_argument("--protocol", choices=("auto", "nmt", "gauge"), default="auto",
                         help="nmt = our handheld sensor, gauge = a commercial gauge's ASCII lines (default: detect)")
     parser.add_argument("--rate", type=int, metavar="HZ", help="ask our sensor for this sample rate, 50-2000 Hz")
     parser.add_argument("--baud", type=int, default=115200, help="baud rate for a real UART (default 115200)")
-    parser.add_argument("--unit", default="N", metavar="UNIT",
-                        help="unit of bare numbers from a DIY gauge: N, kgf, gf, lbf (default N)")
+    parser.add_argument("--gauge-unit", default="N", metavar="UNIT",
+                        help="unit of bare numbers from a DIY gauge: N, kgf, gf, lbf, ozf (default N)")
+    parser.add_argument("--unit", action=RenamedOption, new="--gauge-unit",
+                        hint=" (the unit of a DIY gauge's bare numbers; the live screen's unit is --units)")
     parser.add_argument("--gauge-compression-negative", action="store_true",
                         help="the gauge reports compression as negative (flip the sign of its readings)")
     parser.add_argument("--calibration-dir", type=Path, metavar="DIR",
-                        help="where calibration records <serial>.toml live (default: calibration/)")
+                        help="folder of the calibration records <serial>.toml (default: calibration/ in the user data "
+                        "folder; 'nmt-monitor config' shows it)")
     parser.add_argument("--max-calibration-age", type=int, default=DEFAULT_MAX_AGE_DAYS, metavar="DAYS",
                         help=f"warn when the sensor's calibration is older than this (default {DEFAULT_MAX_AGE_DAYS})")
 
@@ -53,6 +60,11 @@ def add_parser(subparsers) -> None:
 
 
 def make_reader(args) -> SensorReader:
+    from nmt_monitor.acquisition import SensorReader
+
+    if not args.port:
+        raise UserError("no sensor port: give --port URL (e.g. /dev/ttyUSB0, COM3, sim://), "
+                        "or set port in the config file ('nmt-monitor config' shows where it is)")
     if args.rate is not None and not 50 <= args.rate <= 2000:
         raise UserError(f"--rate {args.rate} is out of range: use 50-2000 Hz")
     return SensorReader(
@@ -60,7 +72,7 @@ def make_reader(args) -> SensorReader:
         protocol=args.protocol,
         rate_hz=args.rate,
         calibration_dir=args.calibration_dir,
-        bare_unit=args.unit,
+        bare_unit=args.gauge_unit,
         gauge_compression_negative=args.gauge_compression_negative,
         baudrate=args.baud,
         max_calibration_age_days=args.max_calibration_age,
@@ -79,7 +91,7 @@ def _write_block_jsonl(out, block: SampleBlock, t0: float) -> None:
     rows = []
     for i, (ti, fi, si, sat) in enumerate(zip(t, block.force_n.tolist(), block.seq.tolist(), block.saturated.tolist())):
         row = {"time_s": round(ti, 6), "force_N": round(fi, 4), "seq": si}
-        if not np.isnan(dev[i]):
+        if not math.isnan(dev[i]):
             row["device_time_s"] = round(dev[i], 6)
         if sat:
             row["saturated"] = True
@@ -88,6 +100,8 @@ def _write_block_jsonl(out, block: SampleBlock, t0: float) -> None:
 
 
 def run(args) -> int:
+    from nmt_monitor.acquisition import LinkEvent, SampleBlock
+
     if args.seconds is not None and args.seconds <= 0:
         raise UserError("--seconds must be positive")
     reader = make_reader(args)

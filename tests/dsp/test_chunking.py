@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -51,6 +52,7 @@ def test_any_chunking_gives_the_same_events(seed, rate, kind, sizes):
     assert eng.over_tolerance == offline.over_tolerance
 
 
+@pytest.mark.slow  # feeds whole sessions one sample at a time
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 3))
 def test_one_sample_chunks(seed):

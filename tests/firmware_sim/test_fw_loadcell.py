@@ -13,7 +13,7 @@ def test_true_calibration_constants():
 def test_calibration_record_matches():
     import tomllib
     from pathlib import Path
-    rec = tomllib.loads((Path(__file__).parents[2] / "calibration" / "SIM-0001.toml").read_text())
+    rec = tomllib.loads((Path(__file__).parents[2] / "nmt_monitor" / "calibration_records" / "SIM-0001.toml").read_text())
     assert rec["serial"] == "SIM-0001" and rec["full_scale_n"] == 200.0
     assert rec["fit"] == {"model": "linear", "gain_n_per_count": 1 / 39850.0, "offset_counts": 152340.0}
 

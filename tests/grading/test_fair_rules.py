@@ -94,6 +94,7 @@ def test_setup_changed_while_recording_is_graded_from_its_time_on(tmp_path):
     assert h.tolerance_N == 60.0 and h.penalty > 0
 
 
+@pytest.mark.slow  # renders a report with pictures
 def test_score_columns_have_names_of_their_own(cohort, tmp_path, capsys):
     from nmt_monitor.cli import main
 

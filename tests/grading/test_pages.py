@@ -67,6 +67,7 @@ def named_report(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # renders a report with pictures
 def test_every_student_has_a_page_of_their_own(named_report):
     pages = sorted((named_report / "students").glob("*.html"))
     assert len(pages) == len(NAMES)
@@ -91,6 +92,7 @@ def test_every_student_has_a_page_of_their_own(named_report):
     assert len(pictures) == len(NAMES)
 
 
+@pytest.mark.slow  # renders a whole report with pictures
 def test_feedback_and_class_overview(report):
     """On the simulated class (tests/grading/conftest.py): who needs help with what."""
     drifting = (report / "students" / "student-drifting.html").read_text(encoding="utf-8")

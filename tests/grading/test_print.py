@@ -8,7 +8,8 @@ import pytest
 
 from .browser import PAPER, Tables, header_rows, missing_tools, os_path, pdf_images, pdf_links, print_pages, read_pdf
 
-pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=missing_tools() or "-")
+pytestmark = [pytest.mark.slow,  # a whole report, and Chromium
+              pytest.mark.skipif(bool(missing_tools()), reason=missing_tools() or "-")]
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ class _Links(HTMLParser):
                 self.links.append((tag, a[key]))
 
 
+@pytest.mark.slow  # renders a whole report with pictures
 def test_report_files(report):
     for name in ("index.html", "gradebook.csv", "holds.csv", "rubric.json", "img/distribution.png",
                  "img/class-progress.png"):
@@ -37,6 +38,7 @@ def test_report_files(report):
     assert len(list((report / "sessions").glob("*.html"))) == 18
 
 
+@pytest.mark.slow  # renders a whole report with pictures
 def test_every_link_resolves(report):
     pages = list(report.rglob("*.html"))
     n_links = 0
@@ -56,6 +58,7 @@ def test_every_link_resolves(report):
     assert n_links > 100
 
 
+@pytest.mark.slow  # renders a whole report with pictures
 def test_hold_pictures_are_valid_pngs(report):
     import matplotlib.image as mpimg
 
@@ -72,6 +75,7 @@ def test_hold_pictures_are_valid_pngs(report):
         assert a[..., :3].std() > 0.05  # something is drawn
 
 
+@pytest.mark.slow  # renders a whole report with pictures
 def test_every_hold_picture_is_on_its_session_page(report):
     for page in (report / "sessions").glob("*.html"):
         text = page.read_text(encoding="utf-8")
@@ -79,6 +83,7 @@ def test_every_hold_picture_is_on_its_session_page(report):
         assert text.count('<img src="../img/') == n_rows
 
 
+@pytest.mark.slow  # renders a whole report with pictures
 def test_gradebook(report, graded):
     rows = list(csv.DictReader((report / "gradebook.csv").open(encoding="utf-8")))
     assert len(rows) == 18

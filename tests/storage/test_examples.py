@@ -1,20 +1,16 @@
 """The example sessions in recordings/ open, explain themselves, and stay small."""
 
-from pathlib import Path
-
 import pytest
 
 from nmt_monitor.storage import open_session
-
-RECORDINGS = Path(__file__).resolve().parents[2] / "recordings"
-EXAMPLES = sorted(RECORDINGS.glob("example-*.h5"))
+from tests.examples import EXAMPLES
 
 
 def test_there_are_examples():
-    assert len(EXAMPLES) >= 3
+    assert all(path.is_file() for path in EXAMPLES.values())
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EXAMPLES.values(), ids=lambda p: p.name)
 def test_example_session(path):
     assert path.stat().st_size < 150_000
     s = open_session(path)

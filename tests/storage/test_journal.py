@@ -48,6 +48,7 @@ def test_blocks_events_and_markers_round_trip(tmp_path):
     assert marker.kind == "release_felt"
 
 
+@pytest.mark.slow  # thousands of truncated journals
 def test_every_truncation_point_of_the_last_record_reads_up_to_it(tmp_path):
     blocks = make_blocks(seconds=1.0)
     path = _journal(tmp_path, blocks)

@@ -8,6 +8,8 @@ import os
 import time
 from pathlib import Path
 
+from textual.geometry import Region
+
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
@@ -24,22 +26,65 @@ async def wait_until(pilot, condition, timeout: float = 10.0, what: str = "condi
 
 
 async def settle(pilot, app) -> None:
-    """Draw a frame from the current state now and let the screen refresh."""
-    app._draw()
+    """Let the app draw a frame from its current state (its own timer draws them), and the
+    screen refresh from it."""
+    drawn = app.frames_drawn
+    await wait_until(pilot, lambda: app.frames_drawn > drawn, what="a new frame")
     await pilot.pause()
     await pilot.pause()
+
+
+def _paint(grid, widget, clip, origin=(0, 0)) -> None:
+    """Paint ``widget`` and its children (rendered lines at their places, within ``clip``) into
+    ``grid``, whose top-left is the screen position ``origin``."""
+    if not widget.display or not widget.visible:
+        return
+    region = widget.region.intersection(clip)
+    if region.area:
+        full = widget.region
+        crop = Region(region.x - full.x, region.y - full.y, region.width, region.height)
+        for dy, strip in enumerate(widget.render_lines(crop)):
+            row = grid[region.y + dy - origin[1]]
+            x = region.x
+            for segment in strip:
+                for ch in segment.text:
+                    if x < region.right:
+                        row[x - origin[0]] = ch
+                    x += 1
+    for child in widget.children:
+        _paint(grid, child, region if region.area else clip, origin)
+
+
+def _text(grid) -> str:
+    return "\n".join("".join(row).rstrip() for row in grid) + "\n"
 
 
 def screen_text(app) -> str:
-    """The screen as plain text, one line per row (right-trimmed)."""
-    strips = app.screen._compositor.render_strips()
-    return "\n".join(strip.text.rstrip() for strip in strips) + "\n"
+    """The screen as plain text, one line per row (right-trimmed), painted from each visible
+    widget's rendered lines (the public ``Widget.render_lines``) at its place on the screen
+    (``Widget.region``). A dialog is painted over the screen it was opened on."""
+    width, height = app.size
+    grid = [[" "] * width for _ in range(height)]
+    stack = app.screen_stack
+    first = max((i for i, s in enumerate(stack) if not s.is_modal), default=0)
+    whole = Region(0, 0, width, height)
+    for screen in stack[first:]:
+        if screen is stack[first]:
+            _paint(grid, screen, whole)
+        else:  # a modal dialog: the screen below shows through its own (blank) background
+            for child in screen.children:
+                _paint(grid, child, whole)
+    return _text(grid)
 
 
 def widget_text(app, selector: str) -> str:
-    widget = app.query_one(selector)
-    rendered = widget.render()
-    return getattr(rendered, "plain", str(rendered))
+    """What one widget of the live screen (and its children) shows, as text; a dialog on top
+    does not hide it from this."""
+    widget = app.screen_stack[0].query_one(selector)
+    region = widget.region
+    grid = [[" "] * region.width for _ in range(region.height)]
+    _paint(grid, widget, region, origin=(region.x, region.y))
+    return _text(grid)
 
 
 def assert_snapshot(app, name: str) -> None:

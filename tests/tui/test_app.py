@@ -12,7 +12,9 @@ from nmt_monitor.tui import MemorySource, MockClock, MonitorApp, ReplaySource
 from nmt_monitor.tui.model import recorder_factory
 from nmt_monitor.tui.screens import HelpScreen, SetupScreen
 
-from .helpers import assert_snapshot, run, screen_text, settle, wait_until
+from tests.examples import STEADY
+
+from .helpers import assert_snapshot, run, screen_text, settle, wait_until, widget_text
 from .synth import EPOCH, blocks, concat_traces, connected, hold_trace
 
 META = SessionMetadata(client="client 07", tolerance_N=60.0, target_band_N=(30.0, 45.0), target_hold_s=10.0,
@@ -74,7 +76,7 @@ def test_snapshot_setup_form():
 
 def test_snapshot_replay(tmp_path):
     clock = MockClock()
-    src = ReplaySource.from_session("recordings/example-steady.h5", clock=clock, speed=1.0)
+    src = ReplaySource.from_session(STEADY, clock=clock, speed=1.0)
     meta = SessionMetadata(client="client 01", tolerance_N=80.0, target_band_N=(30.0, 50.0), target_hold_s=15.0,
                            contact_tip="thumb", tip_area_cm2=1.5)
     app = MonitorApp(src, metadata=meta, clock=clock, bell=False)
@@ -105,7 +107,7 @@ def test_footer_keys_do_what_they_say(tmp_path):
         async with app.run_test(size=(140, 30)) as pilot:
             await wait_until(pilot, lambda: app.model.samples == total_samples(batches))
             await settle(pilot, app)
-            footer = screen_text(app).splitlines()[-1]
+            footer = widget_text(app, "Footer")
             for label in ("r Rec", "t Tare", "u Unit", "d Discomfort", "f Felt", "[ ] Target", "m Mode",
                           "s Setup", "? Help", "q Quit"):
                 assert label in footer, label
@@ -225,8 +227,8 @@ def test_hold_timer_advances_with_the_mock_clock():
     src = ReplaySource(t, f, clock=clock, start_epoch_s=EPOCH)
     app = MonitorApp(src, metadata=META, clock=clock, bell=False)
 
-    def line_with(word):
-        return next((ln for ln in screen_text(app).splitlines() if word in ln), "")
+    def hold_panel():
+        return widget_text(app, "#hold")
 
     async def go():
         async with app.run_test(size=SIZE) as pilot:
@@ -237,17 +239,17 @@ def test_hold_timer_advances_with_the_mock_clock():
             await settle(pilot, app)
             first = app.model.snapshot().hold
             assert first is not None
-            assert "HOLD" in line_with("HOLD") and "/ 10 s" in line_with("HOLD")
+            assert "HOLD" in hold_panel() and "/ 10 s" in hold_panel()
             clock.advance(3.0)
             await wait_until(pilot, lambda: app.model.snapshot().now_s >= 9.99, what="10 s of data")
             await settle(pilot, app)
             second = app.model.snapshot().hold
             assert second.elapsed_s == pytest.approx(first.elapsed_s + 3.0, abs=0.02)
-            assert f"{second.elapsed_s:5.1f} s" in line_with("HOLD")
+            assert f"{second.elapsed_s:5.1f} s" in hold_panel()
             clock.advance(4.0)  # past the 10 s target: the panel says release
             await wait_until(pilot, lambda: app.model.snapshot().now_s >= 13.99)
             await settle(pilot, app)
-            assert "RELEASE" in line_with("HOLD") and "100 %" in screen_text(app)
+            assert "RELEASE" in hold_panel() and "100 %" in hold_panel()
 
     run(go())
 
@@ -308,7 +310,7 @@ def test_unplug_shows_reconnecting_and_recovers():
     app, src = make_app(batches, auto=False)
 
     def status_line():
-        return screen_text(app).splitlines()[-2][:20]
+        return widget_text(app, "#status")[:20]
 
     async def go():
         async with app.run_test(size=SIZE) as pilot:
@@ -320,7 +322,7 @@ def test_unplug_shows_reconnecting_and_recovers():
             await wait_until(pilot, lambda: app.model.link_state == "reconnecting")
             await settle(pilot, app)
             assert "reconnecting" in status_line()
-            assert "reconnecting" in screen_text(app).split("\n")[6]  # the alert line
+            assert "reconnecting" in widget_text(app, "#alert")
             src.step()
             await wait_until(pilot, lambda: app.model.link_state == "streaming" and src.exhausted)
             await settle(pilot, app)
@@ -339,7 +341,7 @@ def test_real_simulator_unplug_and_reconnect():
     seen = []
 
     def state_on_screen():
-        line = screen_text(app).splitlines()[-2][:20]  # the state comes first
+        line = widget_text(app, "#status")[:20]  # the state comes first
         for s in ("reconnecting", "streaming"):
             if s in line and (not seen or seen[-1] != s):
                 seen.append(s)

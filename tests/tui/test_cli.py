@@ -5,9 +5,11 @@ import sys
 
 import pytest
 
+from tests.examples import STEADY
+
 
 def nmt(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "nmt_monitor", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "nmt_monitor", *map(str, args)], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=60, **kw)
 
 
@@ -26,7 +28,7 @@ def test_replay_help():
 @pytest.mark.parametrize("args, message", [
     (("replay", "no-such-file.h5"), "no-such-file.h5: no such file"),
     (("replay", "pyproject.toml"), "pyproject.toml"),
-    (("replay", "recordings/example-steady.h5", "--speed", "0"), "--speed"),
+    (("replay", STEADY, "--speed", "0"), "--speed"),
     (("live", "--port", "sim://"), "needs a terminal"),
     (("live", "--tolerance", "sixty"), "sixty"),
 ])

@@ -15,7 +15,7 @@ from nmt_monitor.storage import SessionMetadata
 from nmt_monitor.tui import MemorySource, MockClock, MonitorApp, ReplaySource
 from nmt_monitor.tui.model import SessionModel
 
-from .helpers import run, screen_text, settle, wait_until
+from .helpers import run, screen_text, settle, wait_until, widget_text
 from .synth import EPOCH, blocks, connected, hold_trace
 
 META = SessionMetadata(client="client 07", tolerance_N=60.0, target_band_N=(30.0, 45.0), target_hold_s=10.0)
@@ -115,9 +115,9 @@ def test_dead_acquisition_worker_is_shown():
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: app.model.acquisition_error, what="worker death")
             await settle(pilot, app)
-            lines = screen_text(app).splitlines()
-            assert "ACQUISITION STOPPED" in lines[0]
-            assert "acquisition stopped" in lines[6] and "reader thread crashed" in lines[6]
+            assert "ACQUISITION STOPPED" in widget_text(app, "#title")
+            alert = widget_text(app, "#alert")
+            assert "acquisition stopped" in alert and "reader thread crashed" in alert
             assert app.query_one("#force", Digits).value == "--.-"
             await pilot.press("q")
             await wait_until(pilot, lambda: not app.is_running, what="quit")
@@ -144,7 +144,7 @@ def test_unplug_blanks_the_readout_and_outranks_over_tolerance():
     app = MonitorApp(src, metadata=META, clock=clock, bell=False)
 
     def alert_line():
-        return screen_text(app).splitlines()[6]
+        return widget_text(app, "#alert")
 
     async def go():
         async with app.run_test(size=SIZE) as pilot:
@@ -174,7 +174,7 @@ def test_unplug_blanks_the_readout_and_outranks_over_tolerance():
             await wait_until(pilot, lambda: app.model.link_state == "failed")
             await settle(pilot, app)
             assert "sensor link failed: port vanished" in alert_line()
-            assert "SENSOR LINK FAILED" in screen_text(app).splitlines()[0]
+            assert "SENSOR LINK FAILED" in widget_text(app, "#title")
 
     run(go())
 
@@ -199,7 +199,7 @@ def test_blind_mode_withholds_the_drift_bell_and_reveals_after_the_hold():
             clock.advance(10.0)
             await wait_until(pilot, lambda: len(app.model.holds) == 1, what="hold ended")
             await settle(pilot, app)
-            line = screen_text(app).splitlines()[6]
+            line = widget_text(app, "#alert")
             assert "last hold drifted" in line and f"{app.model.holds[0].drift_pct:+.1f} %" in line
             assert not bells
 
@@ -298,9 +298,10 @@ def test_tolerance_line_stays_in_kgf_and_lbf(unit):
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: app.model.samples == t.size)
             await settle(pilot, app)
-            lines = screen_text(app).splitlines()
-            assert "band " in lines[3] and "tol  " in lines[4]
-            assert f"{app.units.fmt(60.0, unit=False)}" in lines[4]
+            lines = widget_text(app, "#force-label").splitlines()
+            tol = next(line for line in lines if line.startswith("tol  "))
+            assert any(line.startswith("band ") for line in lines)
+            assert f"{app.units.fmt(60.0, unit=False)}" in tol
 
     run(go())
 
@@ -373,14 +374,14 @@ def test_status_bar_keeps_the_recording_at_80_columns_and_shows_in_memory():
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: app.model.recorder is not None and app.model.samples == t.size)
             await settle(pilot, app)
-            status = screen_text(app).splitlines()[-2]
+            status = widget_text(app, "#status")
             assert "● REC" in status and "2.5 MB" in status and ".h5" in status, status
             rec.in_memory = True
             app.model.recorder_warning("cannot write the journal (No space left on device)")
             await settle(pilot, app)
-            lines = screen_text(app).splitlines()
-            assert "IN MEMORY" in lines[-2] and "2.5 MB" in lines[-2], lines[-2]
-            assert "RECORDING IN MEMORY" in lines[0]
+            status = widget_text(app, "#status")
+            assert "IN MEMORY" in status and "2.5 MB" in status, status
+            assert "RECORDING IN MEMORY" in widget_text(app, "#title")
 
     run(go())
 
