@@ -25,7 +25,8 @@ class Recording:
     time_s: np.ndarray
     force_n: np.ndarray
     unit: str = "N"  # the unit the file was written in
-    tolerance_n: float | None = None  # the session's own settings, when the file has them
+    #: the session's own settings as recording started, when the file has them
+    tolerance_n: float | None = None
     target_band_n: tuple[float, float] | None = None
     #: what the session is about (``general/session`` of an .h5: therapist, client, site, ...);
     #: empty for CSV files
@@ -34,6 +35,23 @@ class Recording:
     attrs: dict = field(default_factory=dict)
     #: markers of an .h5 session: dicts with time_s, kind, text
     markers: list = field(default_factory=list)
+    #: settings changed while recording (tolerance, band, target hold), as the hold engine
+    #: replays them: ``analyze_holds(..., changes=recording.changes)``
+    changes: list = field(default_factory=list)
+    #: every settings change of an .h5 session: dicts with time_s, field, value, previous
+    settings_changes: list = field(default_factory=list)
+
+    def setting_at(self, name: str, time_s: float):
+        """A session setting (``general/session`` name, e.g. ``tolerance_N``) in force at
+        ``time_s``: the value as recording started, then each change from its time on."""
+        value = self.metadata.get(name)
+        rows = [r for r in self.settings_changes if r["field"] == name]
+        if rows:
+            value = rows[0]["previous"]
+            for r in rows:
+                if r["time_s"] <= time_s:
+                    value = r["value"]
+        return value
 
 
 #: Force columns a CSV may have, and newtons per unit of each.
@@ -165,11 +183,13 @@ def load_session_file(path: str) -> Recording:
         time_s=time_s,
         force_n=force_n,
         unit="N",
-        tolerance_n=session.tolerance_n,
-        target_band_n=session.target_band_n,
+        tolerance_n=session.initial_tolerance_n,
+        target_band_n=session.initial_target_band_n,
         metadata=dict(session.metadata),
         attrs=dict(session.attrs),
         markers=list(session.markers),
+        changes=session.engine_changes(),
+        settings_changes=list(session.settings_changes),
     )
 
 
