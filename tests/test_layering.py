@@ -34,7 +34,8 @@ def test_firmware_sim_never_imports_nmt_monitor():
     assert not any(name == "nmt_monitor" or name.startswith("nmt_monitor.") for name in loaded)
 
 
-@pytest.mark.parametrize("package", ["nmt_monitor.acquisition", "nmt_monitor.cli", "nmt_monitor.dsp"])
+@pytest.mark.parametrize("package", ["nmt_monitor.acquisition", "nmt_monitor.cli", "nmt_monitor.dsp",
+                                     "nmt_monitor.station"])
 def test_nothing_imports_the_tui(package):
     loaded = modules_loaded_by(f"import {package}")
     assert not any(name.startswith("nmt_monitor.tui") for name in loaded)
@@ -57,8 +58,8 @@ def test_only_live_and_replay_import_the_tui():
     assert "textual" not in top_level(loaded)
 
 
-def test_the_tui_does_not_import_textual_from_its_model():
-    """The plain classes of the TUI (model, sources, braille, clock) work without Textual."""
-    loaded = modules_loaded_by("import nmt_monitor.tui.model, nmt_monitor.tui.sources, "
-                               "nmt_monitor.tui.braille, nmt_monitor.tui.clock")
+def test_the_station_is_library_without_textual():
+    """A station (model, sources, clock, the pipeline) and the braille drawing work without
+    Textual: record drives a station headless."""
+    loaded = modules_loaded_by("import nmt_monitor.station, nmt_monitor.tui.braille")
     assert "textual" not in top_level(loaded)

@@ -75,8 +75,8 @@ def run(args) -> int:
     require_terminal()
     # after the checks, so that a mistake is told at once
     from nmt_monitor.storage import preflight
-    from nmt_monitor.tui import MonitorApp, ReaderSource
-    from nmt_monitor.tui.model import recorder_factory
+    from nmt_monitor.station import ReaderSource, recorder_factory
+    from nmt_monitor.tui import MonitorApp
 
     if args.port.startswith("sim://") and metadata.tolerance_N is None and metadata.target_band_N is None:
         tol, band = simulator_targets(args.port)

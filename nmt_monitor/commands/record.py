@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -81,9 +80,20 @@ def _say(text: str, file=None) -> None:
         pass
 
 
+class _LinkWarnings:
+    """A station sink that prints the link's warnings (and a fatal error) as they come."""
+
+    def feed(self, items, events, time_origin) -> None:  # noqa: ARG002
+        from nmt_monitor.acquisition import LinkEvent
+
+        for item in items:
+            if isinstance(item, LinkEvent) and item.kind in ("warning", "fatal"):
+                _warn(str(item.detail.get("message")))
+
+
 def run(args) -> int:
-    from nmt_monitor.acquisition import LinkEvent, SampleBlock
     from nmt_monitor.commands.signals import StopSignals
+    from nmt_monitor.station import ReaderSource, Station
     from nmt_monitor.storage import Recorder
 
     if args.seconds is not None and not args.seconds > 0:
@@ -93,7 +103,6 @@ def run(args) -> int:
     # The directory is checked (writable, space for the session) before anything starts.
     recorder = Recorder(args.out, metadata, expected_seconds=args.seconds or 3600.0,
                         rate_hz=args.rate or 1000, on_warning=_warn)
-    reason = "duration"
     with StopSignals(second="ignore") as stop:
         try:
             reader.start()
@@ -103,30 +112,33 @@ def run(args) -> int:
         # From here on Ctrl-C, SIGTERM and SIGHUP (a closed ssh session) only ask the loop to
         # stop: every block read reaches the file, and the file is finished.
         stop.arm()
-        recorder.set_sensor(reader.info)
+        # The same pipeline as the live monitor and each station of the class view, headless.
+        station = Station(ReaderSource(reader), metadata, sinks=[_LinkWarnings()],
+                          finish_options={"analyze": not args.no_analysis})
+        station.start_recording(lambda _metadata: recorder)
         started = time.monotonic()
-        while not stop.requested:
-            if args.seconds is not None and time.monotonic() - started >= args.seconds:
-                break
-            item = reader.get(timeout=0.1)
-            if isinstance(item, (SampleBlock, LinkEvent)):
-                recorder.add(item)
-                if isinstance(item, LinkEvent) and item.kind in ("warning", "fatal"):
-                    _warn(str(item.detail.get("message")))
-                if isinstance(item, LinkEvent) and item.kind == "fatal":
-                    reason = "sensor link failed"  # finish what was recorded
-                    break
-            recorder.tick()
+
+        def done() -> bool:
+            if stop.requested or station.model.link_state == "failed":
+                return True
+            return args.seconds is not None and time.monotonic() - started >= args.seconds
+
+        station.run(should_stop=done, timeout_s=0.1)
         if stop.requested:
             reason = stop.reason
-        reader.stop()
-        for item in reader.drain():
-            recorder.add(item)
-        stats = reader.stats()
-        recorder.add(LinkEvent("link_stats", reader.clock(), dataclasses.asdict(stats)))
-        if stats.samples != recorder.samples:  # never expected: say so rather than hide it
-            _warn(f"{stats.samples} samples were read from the sensor but {recorder.samples} recorded")
-        path = recorder.finish(reason="stopped: " + reason)
+        elif station.model.link_state == "failed":
+            reason = "sensor link failed"  # finish what was recorded
+        else:
+            reason = "duration"
+        station.finalize("stopped: " + reason)
+        if not station.saved:  # the file could not be written: the recorder's one line says why
+            raise UserError(station.errors[-1] if station.errors else f"{recorder.path}: not written")
+        for message in station.errors:
+            _warn(message)
+        path = station.saved[0]
+        read = reader.stats().samples
+        if read != recorder.samples:  # never expected: say so rather than hide it
+            _warn(f"{read} samples were read from the sensor but {recorder.samples} recorded")
     rate = reader.info.rate_hz if reader.info else 0
     _say(f"nmt-monitor: recorded {recorder.samples} samples"
          + (f" ({recorder.samples / rate:.1f} s at {rate:g} Hz)" if rate else "")

@@ -34,7 +34,7 @@ def load(path: Path, speed: float):
     if not path.exists():
         raise UserError(f"{path}: no such file")
     from nmt_monitor.storage import SessionMetadata, open_session  # after the checks: a mistake is told at once
-    from nmt_monitor.tui import ReplaySource
+    from nmt_monitor.station import ReplaySource
 
     session = open_session(path, arrays=("time_s", "force_n"))  # opened once: metadata and samples
     if session.n_samples == 0:

@@ -1,18 +1,21 @@
-"""The live monitor's terminal UI (Textual). Only ``nmt_monitor.commands.live`` and
-``nmt_monitor.commands.replay`` import this package; it is a client of the library.
+"""The monitor's terminal UI (Textual): the live monitor, replay and the class view. Only the
+``live``, ``replay`` and ``class`` commands import this package; it is a client of the library
+(``nmt_monitor.station`` holds the pipeline and the plain classes it draws from).
 
-The plain classes (``model``, ``sources``, ``braille``, ``clock``) do not need Textual; the
-names below are loaded on first use, so importing one of those modules does not load it.
+The names below are loaded on first use, so importing the package does not load Textual.
 """
 
 from importlib import import_module
 
 _NAMES = {
-    "LatencyProbe": "app", "MonitorApp": "app",
-    "MockClock": "clock", "system_clock": "clock",
-    "SessionModel": "model", "Units": "model", "feedback_visibility": "model",
-    "MemorySource": "sources", "ReaderSource": "sources", "ReplaySource": "sources",
-    "SampleSource": "sources", "SourceStatus": "sources",
+    "LatencyProbe": "nmt_monitor.tui.app", "MonitorApp": "nmt_monitor.tui.app",
+    # the plain classes live in the library; named here too for convenience
+    "MockClock": "nmt_monitor.station", "system_clock": "nmt_monitor.station",
+    "SessionModel": "nmt_monitor.station", "Station": "nmt_monitor.station", "Units": "nmt_monitor.station",
+    "feedback_visibility": "nmt_monitor.station",
+    "MemorySource": "nmt_monitor.station", "ReaderSource": "nmt_monitor.station",
+    "ReplaySource": "nmt_monitor.station", "SampleSource": "nmt_monitor.station",
+    "SourceStatus": "nmt_monitor.station",
 }
 
 __all__ = sorted(_NAMES)
@@ -20,5 +23,5 @@ __all__ = sorted(_NAMES)
 
 def __getattr__(name: str):
     if name in _NAMES:
-        return getattr(import_module(f"{__name__}.{_NAMES[name]}"), name)
+        return getattr(import_module(_NAMES[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

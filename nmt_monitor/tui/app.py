@@ -1,10 +1,9 @@
-"""The live monitor: a thin Textual client over ``SessionModel``.
+"""The live monitor: a thin Textual client over a ``Station`` (nmt_monitor.station).
 
-Acquisition runs in a thread worker that reads the source with a short timeout and hands
-items to the model; a timer redraws from the model's bounded buffer at ``fps`` frames/s.
-The app never blocks on I/O: finishing a recording runs on a thread, and quitting (q,
-Ctrl-C, SIGHUP, SIGTERM) stops the source, keeps what was read and finishes the recording
-before the app exits.
+The station pumps its source on a thread of its own into its ``SessionModel``; a timer
+redraws from the model's bounded buffer at ``fps`` frames/s. The app never blocks on I/O:
+finishing a recording runs on a thread, and quitting (q, Ctrl-C, SIGHUP, SIGTERM) stops the
+source, keeps what was read and finishes the recording before the app exits.
 """
 
 from __future__ import annotations
@@ -20,13 +19,11 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Digits, Footer, Static
-from textual.worker import get_current_worker
 
 from nmt_monitor.errors import UserError
 from nmt_monitor.flags import flags_text
+from nmt_monitor.station import FEEDBACK_MODES, Clock, Frame, Station, Units, feedback_visibility, system_clock
 
-from .clock import Clock, system_clock
-from .model import FEEDBACK_MODES, Frame, SessionModel, Units, feedback_visibility
 from .screens import HelpScreen, RecoveryScreen, SetupScreen
 from .widgets import (
     TraceView,
@@ -38,7 +35,6 @@ from .widgets import (
     status_line,
 )
 
-READ_TIMEOUT_S = 0.05
 STALE_AFTER_S = 0.5  # no new sample for this long (app clock): the readout is not current
 BAND_STEP_N = 1.0
 SEEK_STEP_S = 5.0
@@ -113,26 +109,23 @@ class MonitorApp(App):
         self.source = source
         self.clock = clock
         self.kind = getattr(source, "kind", "live")
-        self.model = SessionModel(metadata or SessionMetadata(), clock=clock,
-                                  time_origin=getattr(source, "start_epoch_s", None))
+        self.station = Station(source, metadata or SessionMetadata(), clock=clock, recorder_factory=recorder_factory)
+        self.model = self.station.model
         self.units = Units(unit, self.model.metadata.tip_area_cm2)
         self.feedback = feedback if feedback in FEEDBACK_MODES else "full"
         self.recorder_factory = recorder_factory
         self.record_at_start = record
+        self._starting_recording = False
         self.recovery_dir = recovery_dir
         self.fps = float(fps)
         self.window_s = float(window_s)
         self.probe = probe
         self.use_bell = bell
-        self.saved: list[Path] = []
-        self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._final_lock = threading.Lock()
+        self.saved: list[Path] = self.station.saved
+        self.errors: list[str] = self.station.errors
         self._quitting = False
-        self._finishers: list[threading.Thread] = []
         self._over_seq = 0
         self._drift_seq = 0
-        self._starting_recording = False
         self._exit_code = 0  # a signal's exit code (SIGTERM 143, SIGHUP 129)
         self._holds_shown = -1
         self._last_keys: dict[str, object] = {}
@@ -166,7 +159,7 @@ class MonitorApp(App):
                              ("drift", 8), ("flags", None)):
             table.add_column(label, key=label, width=width)
         self._ui_loop = asyncio.get_running_loop()
-        self._acquire()
+        self.station.start()
         self._draw()
         self.set_interval(1.0 / self.fps, self._draw)
         if self.record_at_start and self.kind == "live":
@@ -178,31 +171,7 @@ class MonitorApp(App):
             if journals:
                 self.push_screen(RecoveryScreen(journals, self.recovery_dir), self._recover_answer)
 
-    # ---- acquisition (a thread) -----------------------------------------------------------
-    @work(thread=True, exclusive=True, group="acquire", exit_on_error=False)
-    def _acquire(self) -> None:
-        worker = get_current_worker()
-        src, model = self.source, self.model
-        ended = False
-        try:
-            src.start()
-            while not self._stop.is_set() and not worker.is_cancelled:
-                items = src.read(READ_TIMEOUT_S)
-                if items:
-                    model.ingest(items)
-                    if any(getattr(i, "kind", "") == "seek" for i in items):
-                        ended = False
-                # finish only once every sample was handed out (and ingested above)
-                if self.kind == "replay" and not ended and getattr(src, "exhausted", False):
-                    model.finish_stream()
-                    ended = True
-        except Exception as exc:  # noqa: BLE001 - shown, then the session is still finished
-            self.errors.append(f"acquisition stopped: {exc}")
-            model.acquisition_failed(str(exc) or type(exc).__name__)
-        finally:
-            if self._stop.is_set():
-                self._stop_session()
-
+    # ---- the end --------------------------------------------------------------------------
     def _stop_session(self) -> None:
         """Stop the source, keep what it still had, finish the recording, then exit."""
         self.finalize("stopped: quit")
@@ -211,33 +180,10 @@ class MonitorApp(App):
         except RuntimeError:
             pass
 
-    def _finish(self, recorder, reason: str) -> None:
-        try:
-            path = recorder.finish(reason=reason)
-        except Exception as exc:  # noqa: BLE001 - the journal keeps the session for `recover`
-            self.errors.append(str(exc))
-            self.model.finished_recording(None, str(exc))
-            return
-        self.saved.append(Path(path))
-        self.model.finished_recording(str(path))
-
     def finalize(self, reason: str = "stopped: exit") -> None:
         """Stop the source, keep what it still had, finish the recording. Safe from any
         thread and more than once (the quit sequence, a lost terminal, the command's finally)."""
-        with self._final_lock:
-            self._stop.set()
-            try:
-                self.source.stop()
-                rest = self.source.reader.drain() if hasattr(self.source, "reader") else []
-                if rest:
-                    self.model.ingest(rest)
-            except Exception as exc:  # noqa: BLE001
-                self.errors.append(f"stopping the source: {exc}")
-            recorder = self.model.detach_recorder()
-            if recorder is not None:
-                self._finish(recorder, reason)
-            for t in list(self._finishers):
-                t.join()
+        self.station.finalize(reason)
 
     def hangup(self, reason: str = "terminal closed", grace_s: float = 0.0, code: int = 129) -> None:
         """A signal asks us to stop (SIGHUP: the terminal is gone; SIGTERM): save the session
@@ -428,13 +374,10 @@ class MonitorApp(App):
             return
         if self._starting_recording:
             return
-        if self.model.recorder is not None:
-            recorder = self.model.detach_recorder()
-            t = threading.Thread(target=self._finish, args=(recorder, "stopped: record key"),
-                                 name="finish-recording", daemon=False)
-            self._finishers.append(t)
-            t.start()
-            self.notify(f"recording stopped; writing {recorder.path.name} …")
+        if self.station.recording:
+            recorder = self.station.stop_recording("stopped: record key")
+            if recorder is not None:
+                self.notify(f"recording stopped; writing {recorder.path.name} …")
             return
         if self.recorder_factory is None:
             self.notify("recording is not available here", severity="warning")
@@ -446,18 +389,14 @@ class MonitorApp(App):
     def _start_recording(self) -> None:
         """Creating the journal is disk I/O: off the UI thread."""
         try:
-            rec = self.model.start_recording(self.recorder_factory, self.source.sensor_info)
+            rec = self.station.start_recording()
         except (UserError, OSError) as exc:
             self._call_ui(self.notify, f"cannot record: {exc}", severity="error", timeout=8)
             return
         finally:
             self._starting_recording = False
-        if self._stop.is_set():  # quit while the journal was being created: finish it too
-            late = self.model.detach_recorder()
-            if late is not None:
-                self._finish(late, "stopped: quit")
-            return
-        self._call_ui(self.notify, f"recording: {rec.path.name}")
+        if not self.station.stopping:
+            self._call_ui(self.notify, f"recording: {rec.path.name}")
 
     def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:
         """Notices are plain text: they carry paths, names and errors that may hold ``[``
@@ -471,10 +410,8 @@ class MonitorApp(App):
             pass
 
     def action_tare(self) -> None:
-        if self.source.tare():
+        if self.station.tare():
             self.notify("tare sent to the sensor")
-        else:
-            self.model.software_tare()
 
     def action_units(self) -> None:
         self.units.cycle()
@@ -517,15 +454,15 @@ class MonitorApp(App):
 
     def action_pause(self) -> None:
         if self.kind == "replay":
-            self.source.toggle_pause()
+            self.station.toggle_pause()
 
     def action_seek(self, direction: int) -> None:
         if self.kind == "replay":
-            self.source.seek(direction * SEEK_STEP_S)
+            self.station.seek(direction * SEEK_STEP_S)
 
     def action_speed(self, factor: float) -> None:
         if self.kind == "replay":
-            self.notify(f"speed ×{self.source.set_speed(self.source.speed * factor):g}", timeout=2)
+            self.notify(f"speed ×{self.station.set_speed(factor):g}", timeout=2)
 
     def action_quit(self) -> None:
         if self._quitting:
@@ -533,10 +470,8 @@ class MonitorApp(App):
         self._quitting = True
         if self.model.recorder is not None:
             self.notify("finishing the recording …", timeout=30)
-        self._stop.set()
-        worker = next((w for w in self.workers if w.group == "acquire" and w.is_running), None)
-        if worker is None:  # acquisition already ended: shut down on a thread of our own
-            threading.Thread(target=self._stop_session, name="shutdown", daemon=False).start()
+        self.station.request_stop()
+        threading.Thread(target=self._stop_session, name="shutdown", daemon=False).start()
 
     def _recover_answer(self, recover: bool | None) -> None:
         if recover:

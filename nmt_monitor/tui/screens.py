@@ -14,7 +14,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from nmt_monitor.units import UnitError, parse_force_n, parse_force_range_n
 
-from .model import FEEDBACK_HELP
+from nmt_monitor.station import FEEDBACK_HELP
 
 
 def _fmt_band(band) -> str:

@@ -12,7 +12,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from .braille import grid_to_cells, trace_grid, value_to_dot_row
-from .model import Frame, HoldRow, Units, Visibility
+from nmt_monitor.station import Frame, HoldRow, Units, Visibility
 
 GUTTER = 6  # y-axis labels left of the trace
 

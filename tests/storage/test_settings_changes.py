@@ -103,8 +103,8 @@ def test_unknown_fields_cannot_be_changed(tmp_path):
 
 def test_live_setup_after_pressing_r_reaches_the_file(tmp_path):
     """The monitor's model: setup saved while recording is stored; alerts use the new tolerance."""
-    from nmt_monitor.tui.clock import MockClock
-    from nmt_monitor.tui.model import SessionModel
+    from nmt_monitor.station import MockClock
+    from nmt_monitor.station import SessionModel
 
     clock = MockClock(T0)
     model = SessionModel(SessionMetadata(tolerance_N=60.0, target_band_N=(30.0, 50.0)), clock=clock)

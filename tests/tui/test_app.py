@@ -9,7 +9,7 @@ from textual.widgets import Digits
 from nmt_monitor.acquisition import LinkEvent
 from nmt_monitor.storage import SessionMetadata, open_session
 from nmt_monitor.tui import MemorySource, MockClock, MonitorApp, ReplaySource
-from nmt_monitor.tui.model import recorder_factory
+from nmt_monitor.station import recorder_factory
 from nmt_monitor.tui.screens import HelpScreen, SetupScreen
 
 from tests.examples import STEADY

@@ -5,9 +5,9 @@ import pytest
 
 from nmt_monitor.storage import SessionMetadata
 from nmt_monitor.tui.braille import grid_to_cells, trace_grid
-from nmt_monitor.tui.clock import MockClock
-from nmt_monitor.tui.model import DisplayBuffer, SessionModel, Units, feedback_visibility
-from nmt_monitor.tui.sources import MemorySource, ReplaySource
+from nmt_monitor.station import MockClock
+from nmt_monitor.station import DisplayBuffer, SessionModel, Units, feedback_visibility
+from nmt_monitor.station import MemorySource, ReplaySource
 
 from .synth import blocks, connected, hold_trace
 

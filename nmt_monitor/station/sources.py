@@ -5,7 +5,7 @@
   speed, pause and seek.
 * ``MemorySource`` hands out a finite list of items, batch by batch (tests, demos).
 
-The app calls ``read(timeout)`` from a worker thread: it returns what has arrived (possibly
+A ``Station`` calls ``read(timeout)`` from its acquisition thread: it returns what has arrived (possibly
 nothing) within ``timeout`` seconds and never blocks longer, so the worker can stop promptly.
 """
 
@@ -93,6 +93,12 @@ class ReaderSource:
 
     def stop(self) -> None:
         self.reader.stop()
+
+    def stats_event(self) -> LinkEvent:
+        """The link's counters now, as the ``link_stats`` event a recording ends with."""
+        import dataclasses
+
+        return LinkEvent("link_stats", self.reader.clock(), dataclasses.asdict(self.reader.stats()))
 
     @property
     def sensor_info(self):

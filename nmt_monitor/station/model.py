@@ -1,6 +1,7 @@
-"""The monitor's state, without any drawing: units, feedback-mode rules, the display buffer
-and ``SessionModel``, which takes in samples and link events (from the acquisition worker
-thread), runs the hold engine, records, and hands the screen a consistent ``Frame``.
+"""A station's state, without any drawing: ``SessionModel`` takes in samples and link events
+(from the acquisition thread), runs the hold engine, feeds the recorder and the sinks, keeps
+the alerts, and hands any screen a consistent ``Frame``; ``RecorderWriter`` drives a recorder
+from a thread of its own.
 
 Everything here is plain Python/NumPy and is tested without a terminal.
 """
@@ -19,153 +20,9 @@ import numpy as np
 
 from nmt_monitor.acquisition import LinkEvent, SampleBlock
 from nmt_monitor.dsp import HoldEngine, HoldParams
-from nmt_monitor.units import NEWTONS_PER_KGF, NEWTONS_PER_LBF
 
 from .clock import Clock, system_clock
-
-# ---------------------------------------------------------------------------------- units
-
-UNITS = ("N", "kgf", "lbf", "kPa")
-_DECIMALS = {"N": 1, "kgf": 2, "lbf": 1, "kPa": 0}
-
-
-class Units:
-    """The display unit: N, kgf, lbf, or kPa (pressure, needs the contact tip's area)."""
-
-    def __init__(self, unit: str = "N", tip_area_cm2: float | None = None) -> None:
-        self.tip_area_cm2 = tip_area_cm2
-        if unit not in UNITS:
-            raise ValueError(f"unknown display unit {unit!r}: use one of {', '.join(UNITS)}")
-        if unit == "kPa" and not tip_area_cm2:
-            unit = "N"
-        self.unit = unit
-
-    def available(self) -> tuple[str, ...]:
-        return UNITS if self.tip_area_cm2 else UNITS[:3]
-
-    def cycle(self) -> str:
-        units = self.available()
-        self.unit = units[(units.index(self.unit) + 1) % len(units)] if self.unit in units else "N"
-        return self.unit
-
-    def set_area(self, tip_area_cm2: float | None) -> None:
-        self.tip_area_cm2 = tip_area_cm2
-        if self.unit == "kPa" and not tip_area_cm2:
-            self.unit = "N"
-
-    def convert(self, newtons):
-        """Newtons (a number or an array) in the display unit."""
-        if self.unit == "N":
-            return newtons
-        if self.unit == "kgf":
-            return newtons / NEWTONS_PER_KGF
-        if self.unit == "lbf":
-            return newtons / NEWTONS_PER_LBF
-        # kPa: N / cm^2 = 10 kPa
-        return newtons / float(self.tip_area_cm2) * 10.0
-
-    @property
-    def decimals(self) -> int:
-        return _DECIMALS[self.unit]
-
-    def fmt(self, newtons: float | None, unit: bool = True, decimals: int | None = None) -> str:
-        if newtons is None or not np.isfinite(newtons):
-            return "—"
-        d = self.decimals if decimals is None else decimals
-        text = f"{self.convert(float(newtons)):.{d}f}"
-        return f"{text} {self.unit}" if unit else text
-
-    def fmt_band(self, band: tuple[float, float] | None) -> str:
-        if band is None:
-            return "—"
-        return f"{self.fmt(band[0], unit=False)}–{self.fmt(band[1])}"
-
-
-# ---------------------------------------------------------------------------- feedback
-
-FEEDBACK_MODES = ("full", "faded", "blind")
-FEEDBACK_HELP = {
-    "full": "force, trace and hold metrics always shown",
-    "faded": "force shown only when it is outside the target band",
-    "blind": "force hidden during a hold; the result is revealed after it",
-}
-
-
-@dataclass(frozen=True)
-class Visibility:
-    force: bool = True  # readout, gauge and trace
-    metrics: bool = True  # the running hold's CV and drift
-    drift_alert: bool = True
-    reason: str = ""  # why something is hidden (shown in its place)
-
-
-def feedback_visibility(mode: str, force_n: float | None, band: tuple[float, float] | None,
-                        in_hold: bool) -> Visibility:
-    """What the screen may show in a feedback mode. Over-tolerance is never hidden (the
-    client's safety); the hold timer is always shown (time, not force)."""
-    if mode == "faded":
-        inside = band is not None and force_n is not None and band[0] <= force_n <= band[1]
-        if inside:
-            return Visibility(False, False, True, "faded: in the band, force hidden")
-        return Visibility()
-    if mode == "blind":
-        if in_hold:
-            return Visibility(False, False, False, "blind: hold in progress, result after release")
-        return Visibility()
-    return Visibility()
-
-
-# ------------------------------------------------------------------------ display buffer
-
-
-class DisplayBuffer:
-    """The last ``capacity`` samples (time since session start, force), as a ring of NumPy
-    arrays: bounded whatever the session length. Lossy by design: the recorder is lossless."""
-
-    def __init__(self, capacity: int = 65536) -> None:
-        self.capacity = int(capacity)
-        self._t = np.zeros(self.capacity)
-        self._f = np.zeros(self.capacity)
-        self._n = 0  # total appended
-
-    def clear(self) -> None:
-        self._n = 0
-
-    def __len__(self) -> int:
-        return min(self._n, self.capacity)
-
-    def append(self, t: np.ndarray, f: np.ndarray) -> None:
-        n = t.size
-        if n == 0:
-            return
-        if n >= self.capacity:
-            t, f = t[-self.capacity:], f[-self.capacity:]
-            self._n += n - self.capacity
-            n = self.capacity
-        i = self._n % self.capacity
-        k = min(n, self.capacity - i)
-        self._t[i:i + k], self._f[i:i + k] = t[:k], f[:k]
-        if k < n:
-            self._t[: n - k], self._f[: n - k] = t[k:], f[k:]
-        self._n += n
-
-    def last(self, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The newest ``count`` samples (all kept ones when None), oldest first, as copies."""
-        have = len(self)
-        count = have if count is None else min(count, have)
-        if count <= 0:
-            return np.empty(0), np.empty(0)
-        end = self._n % self.capacity
-        start = end - count
-        if start >= 0:
-            return self._t[start:end].copy(), self._f[start:end].copy()
-        return np.r_[self._t[start:], self._t[:end]], np.r_[self._f[start:], self._f[:end]]
-
-    def since(self, t_from: float) -> tuple[np.ndarray, np.ndarray]:
-        t, f = self.last()
-        i = int(np.searchsorted(t, t_from, side="left"))
-        return t[i:], f[i:]
-
+from .display import DisplayBuffer
 
 # ----------------------------------------------------------------------------- the model
 
@@ -335,7 +192,48 @@ class SessionModel:
         self._last_data_clock: float | None = None
         self._last_error = ""
         self.block_errors = 0
+        self.sinks: list = []
+        self._sink_lock = threading.Lock()
+        self._out_items: list = []  # for the sinks: what came in, and what the engine said
+        self._out_events: list = []
         self._reset_analysis()
+
+    # ---- sinks: the one place anything else gets the data --------------------------------
+    def add_sink(self, sink) -> None:
+        """``sink.feed(items, events, time_origin)`` is called on the acquisition thread after
+        every batch, in order: ``items`` the ``SampleBlock``s and ``LinkEvent``s as they came
+        (sensor host times), ``events`` what the hold engine said about them (times in seconds
+        since ``time_origin``, a host time). ``sink.close()`` (optional) when the station
+        stops. A sink that raises is dropped (with a notice); the station goes on."""
+        with self._sink_lock:
+            self.sinks.append(sink)
+
+    def _dispatch(self) -> None:
+        with self._sink_lock:
+            with self._lock:
+                items, self._out_items = self._out_items, []
+                events, self._out_events = self._out_events, []
+                origin = self.time_origin
+            if not self.sinks or not (items or events):
+                return
+            for sink in list(self.sinks):
+                try:
+                    sink.feed(items, events, origin)
+                except Exception as exc:  # noqa: BLE001 - a sink must never stop acquisition
+                    self.sinks.remove(sink)
+                    self._notices.append(f"{type(sink).__name__} stopped: {exc}")
+
+    def close_sinks(self) -> None:
+        self._dispatch()
+        with self._sink_lock:
+            sinks, self.sinks = self.sinks, []
+        for sink in sinks:
+            close = getattr(sink, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception as exc:  # noqa: BLE001
+                    self._notices.append(f"{type(sink).__name__}: {exc}")
 
     # ---- analysis state -----------------------------------------------------------------
     def _reset_analysis(self) -> None:
@@ -365,6 +263,8 @@ class SessionModel:
     def ingest(self, items) -> None:
         arrival = time.perf_counter()
         with self._lock:
+            if self.sinks:
+                self._out_items.extend(i for i in items if not (isinstance(i, LinkEvent) and i.kind == "seek"))
             for item in items:
                 try:
                     if isinstance(item, SampleBlock):
@@ -382,6 +282,8 @@ class SessionModel:
                     self.recorder.tick()  # queued: the writer thread syncs
                 except Exception as exc:  # noqa: BLE001 - never kill acquisition over the disk
                     self._notices.append(f"recording: {exc}")
+        if self.sinks:
+            self._dispatch()
 
     def _ingest_block(self, block: SampleBlock, arrival: float) -> None:
         if len(block) == 0:
@@ -431,6 +333,7 @@ class SessionModel:
         """End of data (a replay reached its end): close a hold still running."""
         with self._lock:
             self._handle(self.engine.finish())
+        self._dispatch()
 
     def acquisition_failed(self, message: str) -> None:
         """The acquisition worker stopped: nothing new will be read (shown on screen)."""
@@ -444,6 +347,8 @@ class SessionModel:
         self._notices.append(str(message))
 
     def _handle(self, events) -> None:
+        if events and self.sinks:
+            self._out_events.extend(events)
         for ev in events:
             kind = ev.kind
             if kind == "hold_started":
@@ -508,7 +413,8 @@ class SessionModel:
             if target_hold_s is not ... and target_hold_s != self.metadata.target_hold_s:
                 changes["target_hold_s"] = target_hold_s
             self._apply(changes)
-            return ", ".join(f"{k}={_short(v)}" for k, v in changes.items())
+        self._dispatch()
+        return ", ".join(f"{k}={_short(v)}" for k, v in changes.items())
 
     def _apply(self, changes: dict) -> None:
         """Apply metadata changes now: the engine, the screen, and the recording (lock held)."""
@@ -541,6 +447,7 @@ class SessionModel:
             changes = {f.name: getattr(metadata, f.name) for f in fields(metadata)
                        if f.name != "session_id" and getattr(metadata, f.name) != getattr(self.metadata, f.name)}
             self._apply(changes)
+        self._dispatch()
 
     def adjust_band(self, delta_n: float) -> tuple[float, float] | None:
         with self._lock:
@@ -551,8 +458,8 @@ class SessionModel:
             if lo + delta_n < 0:
                 delta_n = -lo
             new = (round(lo + delta_n, 3), round(hi + delta_n, 3))
-            self.set_targets(target_band_n=new)
-            return new
+        self.set_targets(target_band_n=new)  # not under the lock: it hands events to the sinks
+        return new
 
     def mark(self, kind: str, text: str = "") -> bool:
         """A marker in the recording (False when not recording)."""
