@@ -27,6 +27,20 @@ class Units:
             unit = "N"
         self.unit = unit
 
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Units) and (self.unit, self.tip_area_cm2) == (other.unit, other.tip_area_cm2)
+
+    def __hash__(self) -> int:
+        return hash((self.unit, self.tip_area_cm2))
+
+    def __repr__(self) -> str:
+        return f"Units({self.unit!r}, tip_area_cm2={self.tip_area_cm2!r})"
+
+    def copy(self) -> Units:
+        """A copy that later ``cycle``/``set_area`` calls on this one do not change (screens
+        hand widgets copies: a widget repaints when its state differs from the last)."""
+        return Units(self.unit, self.tip_area_cm2)
+
     def available(self) -> tuple[str, ...]:
         return UNITS if self.tip_area_cm2 else UNITS[:3]
 
@@ -84,6 +98,7 @@ class Visibility:
     metrics: bool = True  # the running hold's CV and drift
     drift_alert: bool = True
     reason: str = ""  # why something is hidden (shown in its place)
+    timer: bool = True  # the hold timer (a program's blind trial hides it: the student judges the time)
 
 
 def feedback_visibility(mode: str, force_n: float | None, band: tuple[float, float] | None,
@@ -149,6 +164,19 @@ class DisplayBuffer:
         return np.r_[self._t[start:], self._t[:end]], np.r_[self._f[start:], self._f[:end]]
 
     def since(self, t_from: float) -> tuple[np.ndarray, np.ndarray]:
-        t, f = self.last()
-        i = int(np.searchsorted(t, t_from, side="left"))
-        return t[i:], f[i:]
+        """Copies of the samples at or after ``t_from`` (times never go backwards), oldest
+        first; only those are copied, not the whole ring."""
+        have = len(self)
+        if have == 0:
+            return np.empty(0), np.empty(0)
+        end = self._n % self.capacity
+        if self._n <= self.capacity:  # not wrapped: one sorted run
+            stop = end if end else self.capacity
+            i = int(np.searchsorted(self._t[:stop], t_from, side="left"))
+            return self._t[i:stop].copy(), self._f[i:stop].copy()
+        # wrapped: the older run is [end, capacity), the newer [0, end)
+        if end < self.capacity and self._t[self.capacity - 1] >= t_from:
+            i = end + int(np.searchsorted(self._t[end:], t_from, side="left"))
+            return np.r_[self._t[i:], self._t[:end]], np.r_[self._f[i:], self._f[:end]]
+        i = int(np.searchsorted(self._t[:end], t_from, side="left"))
+        return self._t[i:end].copy(), self._f[i:end].copy()

@@ -22,7 +22,7 @@ from nmt_monitor.acquisition import LinkEvent, SampleBlock
 from nmt_monitor.dsp import HoldEngine, HoldParams
 
 from .clock import Clock, system_clock
-from .display import DisplayBuffer
+from .display import FEEDBACK_MODES, DisplayBuffer
 
 # ----------------------------------------------------------------------------- the model
 
@@ -95,6 +95,9 @@ class Frame:
     over_release_n: float | None = None  # over-tolerance ends below this (tolerance - hysteresis)
     rec_warning: str = ""  # the recorder's last disk warning
     rec_pending: int = 0  # recorder calls waiting for the writer thread
+    feedback: str = "full"  # the feedback mode (display.FEEDBACK_MODES)
+    metadata: object = None  # the session's SessionMetadata (client, tip, targets ...)
+    over_crossed_s: float | None = None  # the last over-tolerance: where the force crossed the tolerance
 
 
 class RecorderWriter:
@@ -189,6 +192,7 @@ class SessionModel:
         self.acquisition_error = ""
         self.rec_warning = ""
         self.tare_offset_n = 0.0
+        self.feedback = "full"
         self._last_data_clock: float | None = None
         self._last_error = ""
         self.block_errors = 0
@@ -247,6 +251,7 @@ class SessionModel:
         self.over_tolerance = False
         self.over_peak_n: float | None = None
         self.over_started_s: float | None = None
+        self.over_crossed_s: float | None = None
         self.over_count = 0
         self.drift_alert = False
         self.last_hold_drifted = False
@@ -382,6 +387,7 @@ class SessionModel:
             elif kind == "over_tolerance_started":
                 self.over_tolerance = True
                 self.over_started_s = ev.time_s  # when the engine knew (data time)
+                self.over_crossed_s = self._crossing(ev.time_s)
                 self.over_peak_n = ev.level_N
                 self.over_count += 1
                 self.alert_seq += 1
@@ -390,7 +396,27 @@ class SessionModel:
                 self.over_tolerance = False
                 self.over_peak_n = ev.peak_N
 
+    def _crossing(self, t_alert: float) -> float:
+        """Where the force last rose above the tolerance before ``t_alert`` (data time): the
+        first sample of the run above it (how late the alert was, for the benchmarks)."""
+        tol = self.metadata.tolerance_N
+        t, f = self.buffer.since(t_alert - 2.0)
+        keep = t <= t_alert
+        t, f = t[keep], f[keep]
+        if tol is None or not t.size:
+            return t_alert
+        below = np.flatnonzero(f <= tol)
+        i = int(below[-1]) + 1 if below.size else 0
+        return float(t[min(i, t.size - 1)])
+
     # ---- commands (UI thread) -----------------------------------------------------------
+    def set_feedback(self, mode: str) -> None:
+        """The feedback mode every screen of this station follows: full, faded or blind."""
+        if mode not in FEEDBACK_MODES:
+            raise ValueError(f"unknown feedback mode {mode!r}: use {', '.join(FEEDBACK_MODES)}")
+        with self._lock:
+            self.feedback = mode
+
     def software_tare(self) -> float:
         """Zero the display at the current level (for sources that cannot tare)."""
         with self._lock:
@@ -510,11 +536,12 @@ class SessionModel:
 
     # ---- output (UI thread) -------------------------------------------------------------
     def snapshot(self, window_s: float = 20.0) -> Frame:
+        """Everything a screen draws, consistent, with the last ``window_s`` seconds of force
+        (copied from the ring: only that window)."""
         with self._lock:
-            t, f = self.buffer.last()
-            now = float(t[-1]) if t.size else 0.0
-            i = int(np.searchsorted(t, now - window_s - 0.5))
-            tt, ff = t[i:], f[i:]
+            now = self._last_t if self.samples and len(self.buffer) else 0.0
+            tt, ff = self.buffer.since(now - window_s - 0.5)
+            now = float(tt[-1]) if tt.size else 0.0
             j = int(np.searchsorted(tt, now - 0.1))
             force = float(np.mean(ff[j:])) if tt.size else None
             hold = None
@@ -555,6 +582,7 @@ class SessionModel:
                 last_hold_drifted=self.last_hold_drifted, over_release_n=release,
                 rec_warning=self.rec_warning if rec is not None else "",
                 rec_pending=int(getattr(rec, "pending", 0)) if rec is not None else 0,
+                feedback=self.feedback, metadata=m, over_crossed_s=self.over_crossed_s,
             )
 
 

@@ -1,20 +1,34 @@
-"""The monitor's widgets. They only draw: each gets plain values from the app's frame timer."""
+"""The monitor's widgets and the pure functions that draw them.
+
+Each widget owns its state: a reactive attribute holding a small frozen value (never a NumPy
+array: Textual compares reactive values, and an array has no truth value). A screen builds the
+states from the station's ``Frame`` on its frame timer and assigns them; a widget repaints only
+when its state changed, and never asks for a new layout (every widget has a fixed size). The
+drawing itself is done by the plain functions below (``render_*``, ``trace_rows``,
+``status_line``, ...), which tests call directly.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region
+from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import DataTable, Digits
+
+from nmt_monitor.flags import flags_text
+from nmt_monitor.station import Frame, HoldRow, HoldView, RecordingView, SourceStatus, Units, Visibility
 
 from .braille import grid_to_cells, trace_grid, value_to_dot_row
-from nmt_monitor.station import Frame, HoldRow, Units, Visibility
 
 GUTTER = 6  # y-axis labels left of the trace
+STALE_AFTER_S = 0.5  # no new sample for this long (the station's clock): the readout is not current
 
 # trace colours, by the peak force of a cell column
 _FG = {0: "", 1: "bright_white", 2: "bold bright_green", 3: "bold yellow", 4: "bold bright_red", 5: "red"}
@@ -36,7 +50,21 @@ def force_class(force_n: float | None, band, tolerance) -> str:
     return "none"
 
 
-def y_range(frame: Frame, f: np.ndarray) -> tuple[float, float]:
+def is_stale(frame: Frame, kind: str) -> bool:
+    """The force on screen is not current: the link is down, acquisition stopped, or (live)
+    no new sample arrived for ``STALE_AFTER_S`` seconds by the station's clock."""
+    if frame.acquisition_error or frame.link_state in ("reconnecting", "failed"):
+        return True
+    if kind != "live":
+        return False  # a paused or ended replay is not stale
+    if frame.data_age_s is None:  # nothing yet: the readout shows --.- anyway
+        return False
+    if frame.link_state != "streaming":
+        return True
+    return frame.data_age_s > STALE_AFTER_S
+
+
+def y_range(frame, f: np.ndarray) -> tuple[float, float]:
     top = 10.0
     if frame.tolerance_n is not None:
         top = max(top, frame.tolerance_n * 1.15)
@@ -54,19 +82,394 @@ def _nice_ceiling(x: float) -> float:
     return float(np.ceil(x / 1000) * 1000)
 
 
+def _fit(text: str, n: int) -> str:
+    """``text`` in at most ``n`` characters, shortened in the middle."""
+    if len(text) <= n:
+        return text
+    if n <= 1:
+        return text[:n]
+    half = (n - 1) // 2
+    return text[:n - 1 - half] + "…" + text[len(text) - half:]
+
+
+# ------------------------------------------------------------------------------ title bar
+
+@dataclass(frozen=True)
+class TitleState:
+    kind: str = "live"  # live | replay
+    name: str = ""  # the station's name (class view)
+    client: str = ""
+    tip: str = ""
+    feedback: str = "full"
+    unit: str = "N"
+    recording: bool = False
+    finishing: bool = False
+    in_memory: bool = False
+    acquisition_stopped: bool = False
+    link_failed: bool = False
+
+
+def render_title(state: TitleState, width: int) -> Text:
+    tag, style = "", ""
+    if state.kind == "live":
+        tag = " ● RECORDING " if state.recording else (" finishing … " if state.finishing else " ○ not recording ")
+        style = "bold reverse bright_red" if state.recording else "dim"
+        if state.recording and state.in_memory:  # the disk failed: samples are only in memory
+            tag = " ⚠ RECORDING IN MEMORY (disk failed) "
+    if state.acquisition_stopped or state.link_failed:
+        what = "ACQUISITION STOPPED" if state.acquisition_stopped else "SENSOR LINK FAILED"
+        tag = f" ⚠ {what}" + (" (recording kept) " if state.recording else " ")
+        style = "bold reverse bright_red"
+    left = f" {state.kind} "
+    parts = [state.name, f"client {state.client}" if state.client else "", state.tip, f"feedback {state.feedback}",
+             state.unit]
+    left += "· " + " · ".join(p for p in parts if p) + " "
+    out = Text(no_wrap=True, overflow="crop")
+    out.append(" nmt-monitor ", "bold reverse")
+    room = width - 13 - len(tag)
+    if len(left) > room:
+        left = left[: max(0, room - 1)] + "…"
+    out.append(left, "bold")
+    out.append(" " * max(0, width - len(out.plain) - len(tag)))
+    out.append(tag, style)
+    return out
+
+
+class TitleBar(Widget):
+    """The top line: what this is (live/replay, client, tip, feedback mode, unit) and whether it
+    records."""
+
+    DEFAULT_CSS = "TitleBar { height: 1; }"
+    state: reactive[TitleState] = reactive(TitleState, layout=False)
+
+    def render(self) -> Text:
+        return render_title(self.state, self.size.width)
+
+
+# --------------------------------------------------------------------------- the readout
+
+@dataclass(frozen=True)
+class ReadoutState:
+    value: str = ""  # what the big digits say ("--.-" when hidden or stale)
+    cls: str = "none"  # force_class, or "hidden"
+
+
+class ForceDigits(Digits):
+    """The big force readout; its CSS class follows where the force is (force-over, ...)."""
+
+    reading: reactive[ReadoutState] = reactive(ReadoutState, layout=False, init=False)
+
+    def watch_reading(self, reading: ReadoutState) -> None:
+        self.update(reading.value)
+        self.set_classes(f"force-{reading.cls}")
+
+
+@dataclass(frozen=True)
+class LabelState:
+    cls: str = "none"  # force_class of the force shown
+    units: Units = Units()
+    band: tuple[float, float] | None = None
+    tolerance: float | None = None
+    visible: bool = True
+    stale: bool = False
+
+
+LABEL_W = 16  # the width of #force-label (monitor.tcss)
+
+
+def readout_label(state: LabelState) -> Text:
+    units = state.units
+    out = Text(no_wrap=True, overflow="crop")
+    out.append(f"{units.unit}\n", "bold")
+    if state.stale:
+        out.append("no data\n", "bold yellow")
+    elif not state.visible:
+        out.append("hidden\n", "italic grey70")
+    else:
+        word, style = {"over": ("OVER TOL", "bold reverse bright_red"), "in_band": ("IN BAND", "bold bright_green"),
+                       "above": ("ABOVE BAND", "bold yellow"), "below": ("below band", "white"),
+                       "none": ("", "")}[state.cls]
+        out.append(word + "\n", style)
+    # one line each in the 16-column label: the unit goes when it does not fit (it is on line 1)
+    band = f"band {units.fmt_band(state.band)}"
+    if len(band) > LABEL_W and state.band is not None:
+        lo, hi = state.band
+        band = f"band {units.fmt(lo, unit=False)}–{units.fmt(hi, unit=False)}"
+    tol = f"tol  {units.fmt(state.tolerance)}"
+    if len(tol) > LABEL_W:
+        tol = f"tol  {units.fmt(state.tolerance, unit=False)}"
+    out.append(band[:LABEL_W] + "\n", "green")
+    out.append(tol[:LABEL_W], "red")
+    return out
+
+
+class ReadoutLabel(Widget):
+    """Next to the big digits: unit, where the force is relative to the targets, band, tolerance."""
+
+    state: reactive[LabelState] = reactive(LabelState, layout=False)
+
+    def render(self) -> Text:
+        return readout_label(self.state)
+
+
+# ----------------------------------------------------------------------------- hold panel
+
+@dataclass(frozen=True)
+class HoldState:
+    """What the hold panel shows (the running hold's times rounded to what is drawn)."""
+
+    hold: HoldView | None = None
+    last_hold: HoldRow | None = None
+    target_hold_s: float | None = None
+    units: Units = Units()
+    vis: Visibility = Visibility()
+    interrupted: bool = False  # no current data: the timer is not running
+
+
+def hold_state(frame: Frame, units: Units, vis: Visibility, interrupted: bool) -> HoldState:
+    hold = frame.hold
+    if hold is not None:  # drawn to 0.1 s and 0.1 N: the panel repaints only when that changes
+        hold = HoldView(round(hold.start_s, 1), round(hold.elapsed_s, 1), round(hold.level_n, 1),
+                        None if hold.cv_pct is None else round(hold.cv_pct, 1),
+                        None if hold.drift_pct is None else round(hold.drift_pct, 1), hold.drift_alert)
+    return HoldState(hold, frame.last_hold, frame.target_hold_s, units, vis, interrupted)
+
+
+def render_hold_panel(frame, units: Units, vis: Visibility, width: int, interrupted: bool = False) -> Text:
+    """``frame``: anything with ``hold``, ``target_hold_s`` and ``last_hold`` (a ``Frame`` or a
+    ``HoldState``). ``interrupted``: no current data (link down, nothing new): the timer is
+    not running. ``vis.timer`` False (a program's blind trial): the time is not shown either."""
+    out = Text(no_wrap=True, overflow="crop")
+    hold = frame.hold
+    target = frame.target_hold_s
+    bar_w = max(10, width - 10)
+    timer = vis.timer
+    if hold is not None and not timer:
+        out.append("HOLD ", "bold reverse " + ("yellow" if interrupted else "bright_cyan"))
+        out.append("  release when you judge the time is up", "italic grey70")
+        out.append("\n\n")
+        out.append(vis.reason or "timer hidden", "italic grey70")
+    elif hold is not None:
+        out.append("HOLD ", "bold reverse " + ("yellow" if interrupted else "bright_cyan"))
+        out.append(f" {hold.elapsed_s:5.1f} s", "bold bright_white")
+        if target:
+            out.append(f" / {target:g} s", "bold")
+            frac = min(1.0, hold.elapsed_s / target)
+            done = hold.elapsed_s >= target
+            if interrupted:
+                out.append("  INTERRUPTED (no data)", "bold reverse yellow")
+            elif done:
+                out.append("  RELEASE", "bold reverse bright_green")
+            out.append("\n")
+            n = int(round(frac * bar_w))
+            out.append("█" * n, "bright_green" if done else "bright_cyan")
+            out.append("░" * (bar_w - n), "grey35")
+            out.append(f" {frac * 100:3.0f} %")
+        else:
+            out.append("  INTERRUPTED (no data)" if interrupted else "  (no target time)",
+                       "bold reverse yellow" if interrupted else "dim")
+            out.append("\n")
+        out.append("\n")
+        if vis.metrics:
+            cv = "—" if hold.cv_pct is None else f"{hold.cv_pct:.1f} %"
+            drift = "—" if hold.drift_pct is None else f"{hold.drift_pct:+.1f} %"
+            out.append(f"level {units.fmt(hold.level_n)}   CV {cv}   ")
+            out.append(f"drift {drift}", "bold yellow" if hold.drift_alert else "")
+        else:
+            out.append(vis.reason, "italic grey70")
+    else:
+        out.append("no hold", "bold grey70")
+        if target and timer:
+            out.append(f"   target {target:g} s", "dim")
+        out.append("\n")
+        out.append("timer starts when the force settles" if timer else "", "dim")
+        out.append("\n")
+    out.append("\n")
+    last = frame.last_hold
+    if last is not None:
+        out.append("last: ", "dim")
+        out.append(hold_summary(last, units))
+    return out
+
+
+def hold_summary(row: HoldRow, units: Units) -> str:
+    flags = f"  [{', '.join(row.flags)}]" if row.flags else ""
+    return (f"{row.duration_s:.1f} s at {units.fmt(row.mean_n)}, CV {row.cv_pct:.1f} %, "
+            f"drift {row.drift_pct:+.1f} %{flags}")
+
+
+class HoldPanel(Widget):
+    """The hold timer against the target time, the running hold's level, CV and drift, and the
+    last hold's result."""
+
+    state: reactive[HoldState] = reactive(HoldState, layout=False)
+
+    def render(self) -> Text:
+        s = self.state
+        return render_hold_panel(s, s.units, s.vis, self.size.width, s.interrupted)
+
+
+# ---------------------------------------------------------------------------------- gauge
+
+@dataclass(frozen=True)
+class GaugeState:
+    force_n: float | None = None  # rounded to the digits shown
+    band: tuple[float, float] | None = None
+    tolerance: float | None = None
+    visible: bool = False
+    top_n: float = 10.0  # the gauge's full scale
+    units: Units = Units()
+
+
+def gauge_state(frame: Frame, units: Units, visible: bool) -> GaugeState:
+    _, top = y_range(frame, frame.trace_f)
+    force = None if frame.force_n is None else round(float(frame.force_n), units.decimals + 1)
+    return GaugeState(force, frame.target_band_n, frame.tolerance_n, visible, top, units)
+
+
+def render_gauge(state: GaugeState, width: int) -> Text:
+    """A one-line horizontal gauge: filled to the force, band in green, tolerance as a red bar."""
+    y0, y1 = 0.0, state.top_n
+    units = state.units
+    out = Text(no_wrap=True, overflow="crop")
+    label_w = 8
+    w = max(4, width - label_w)
+    band, tol = state.band, state.tolerance
+    force_n = state.force_n
+
+    def x_of(v: float) -> int:
+        return int(np.clip(round((v - y0) / (y1 - y0) * w), 0, w))
+
+    fill = x_of(force_n) if (state.visible and force_n is not None) else 0
+    cls = force_class(force_n, band, tol)
+    colour = {"over": "bright_red", "in_band": "bright_green", "above": "yellow", "below": "white",
+              "none": "bright_white"}[cls]
+    bx = (x_of(band[0]), x_of(band[1])) if band else (-1, -1)
+    tx = min(x_of(tol), w - 1) if tol is not None else -1
+    # one (char, style) per cell, then appended as runs of equal style
+    cells = []
+    for x in range(w):
+        in_band = bx[0] <= x < bx[1]
+        if x == tx:
+            cells.append(("┃", "bold bright_red" + (" " + _BAND_BG if in_band else "")))
+        elif x < fill:
+            cells.append(("█", colour))
+        else:
+            cells.append(("─", "green " + _BAND_BG) if in_band else ("·", "grey35"))
+    run_text, run_style = "", None
+    for ch, st in cells:
+        if st != run_style and run_text:
+            out.append(run_text, run_style)
+            run_text = ""
+        run_text += ch
+        run_style = st
+    if run_text:
+        out.append(run_text, run_style)
+    out.append(f" {units.fmt(y1, unit=False, decimals=0):>{label_w - 1}}", "dim")
+    return out
+
+
+class Gauge(Widget):
+    DEFAULT_CSS = "Gauge { height: 1; }"
+    state: reactive[GaugeState] = reactive(GaugeState, layout=False)
+
+    def render(self) -> Text:
+        return render_gauge(self.state, self.size.width)
+
+
+# ---------------------------------------------------------------------------- alert line
+
+def link_alert(frame: Frame, stale: bool) -> str:
+    """Why the force on screen is not current ('' when it is)."""
+    if frame.acquisition_error:
+        return f"⚠ acquisition stopped: {frame.acquisition_error} — quit and restart"
+    if frame.link_state == "failed":
+        return "⚠ sensor link failed" + (f": {frame.link_detail}" if frame.link_detail else "") + " — check the cable"
+    if frame.link_state == "reconnecting":
+        return "⚠ sensor disconnected — reconnecting …"
+    if stale:
+        if frame.data_age_s is None or frame.link_state != "streaming":
+            return "⚠ waiting for the sensor …"
+        return f"⚠ no data from the sensor for {frame.data_age_s:.1f} s"
+    return ""
+
+
+@dataclass(frozen=True)
+class AlertState:
+    message: str = ""
+    cls: str = "ok"  # link | over | drift | ok
+    bold: bool = False
+
+
+def alert_message(frame: Frame, units: Units, vis: Visibility, *, stale: bool = False,
+                  reveal_drift: bool = False) -> AlertState:
+    """The alert: link | over | drift | ok. A link problem comes first (the force and alerts on
+    screen are then not current); ``reveal_drift`` (blind mode) shows a drift withheld during
+    the hold once it has ended."""
+    link = link_alert(frame, stale)
+    if link:
+        return AlertState(link, "link", True)
+    if frame.over_tolerance and frame.tolerance_n is not None:
+        f, tol = frame.force_n, frame.tolerance_n
+        if f is not None and f <= tol:  # eased off, but not yet below tolerance - hysteresis
+            below = frame.over_release_n if frame.over_release_n is not None else tol
+            msg = f"⚠ STILL OVER TOLERANCE  {units.fmt(f)} — ease off below {units.fmt(below)}"
+        else:
+            now = units.fmt(f) if f is not None else "?"
+            msg = f"⚠ OVER TOLERANCE  {now} > {units.fmt(tol)} — ease off"
+        return AlertState(msg, "over", True)
+    if frame.drift_alert and vis.drift_alert and frame.hold is not None:
+        d = frame.hold.drift_pct
+        msg = f"⚠ DRIFT {d:+.1f} % — bring the pressure back" if d is not None else "⚠ DRIFT — bring the pressure back"
+        return AlertState(msg, "drift", True)
+    if reveal_drift and frame.hold is None and frame.last_hold_drifted and frame.last_hold is not None:
+        msg = f"⚠ the last hold drifted {frame.last_hold.drift_pct:+.1f} % (withheld during the blind hold)"
+        return AlertState(msg, "drift", True)
+    text = "no alerts"
+    if frame.over_count:
+        text += f"   (over tolerance {frame.over_count}× this session)"
+    return AlertState(text, "ok", False)
+
+
+def render_alert_line(state: AlertState, width: int) -> Text:
+    return Text(_fit(state.message, width).center(width), "bold" if state.bold else "")
+
+
+def render_alert(frame: Frame, units: Units, vis: Visibility, width: int, *, stale: bool = False,
+                 reveal_drift: bool = False) -> tuple[Text, str]:
+    """The alert line and its CSS class: link | over | drift | ok (see ``alert_message``)."""
+    state = alert_message(frame, units, vis, stale=stale, reveal_drift=reveal_drift)
+    return render_alert_line(state, width), state.cls
+
+
+class AlertLine(Widget):
+    """One line, coloured by its class (alert-over, alert-drift, alert-link, alert-ok)."""
+
+    DEFAULT_CSS = "AlertLine { height: 1; }"
+    state: reactive[AlertState] = reactive(AlertState, layout=False)
+
+    def watch_state(self, state: AlertState) -> None:
+        self.set_classes(f"alert-{state.cls}")
+
+    def render(self) -> Text:
+        return render_alert_line(self.state, self.size.width)
+
+
+# ---------------------------------------------------------------------------------- trace
+
 class TraceView(Widget):
     """The last ``window_s`` seconds of force as braille dots, with the target band (green
-    background) and the tolerance line (red dots). Drawn with the Line API from cached strips;
-    the widget refreshes only when what it shows changed (the trace scrolls one dot column
-    at a time)."""
+    background) and the tolerance line (red dots). Its state is the rows it draws (tuples of
+    (text, style) runs, built by ``trace_rows``); drawn with the Line API from cached strips,
+    repainting only the rows that changed (the trace scrolls one dot column at a time)."""
 
     DEFAULT_CSS = "TraceView { height: 1fr; min-height: 4; }"
+    rows: reactive[tuple] = reactive((), layout=False, repaint=False, init=False)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._args = None
-        self._rows: list = []
         self._strips: list[Strip] = []
+        self._args = None
         self.refreshes = 0
 
     def show(self, frame: Frame, units: Units, visibility: Visibility, window_s: float, status_text: str = "") -> None:
@@ -78,10 +481,10 @@ class TraceView(Widget):
         if self._args is None or width <= GUTTER + 2 or height < 2:
             return
         frame, units, vis, window_s, status_text = self._args
-        rows = trace_rows(frame, units, vis, window_s, width, height, status_text)
-        old = self._rows
-        if rows == old:
-            return
+        self.rows = tuple(tuple(r) for r in trace_rows(frame, units, vis, window_s, width, height, status_text))
+
+    def watch_rows(self, old: tuple, rows: tuple) -> None:
+        width = self.size.width
         base = self.rich_style
 
         def strip(row) -> Strip:
@@ -96,10 +499,10 @@ class TraceView(Widget):
                 if row != old[y]:
                     self._strips[y] = strip(row)
                     self.refresh(Region(0, y, width, 1))
-        self._rows = rows
 
     def on_resize(self) -> None:
-        self._rows = []
+        self._strips = []
+        self.rows = ()
         self._rebuild()
 
     def render_line(self, y: int) -> Strip:
@@ -222,200 +625,68 @@ def trace_rows(frame: Frame, units: Units, vis: Visibility, window_s: float, wid
 _RUN_CACHE: dict = {}
 
 
-def cells_to_runs(codes: np.ndarray, fg: np.ndarray, band_bg: bool) -> list[tuple[str, str]]:
+def cells_to_runs(codes: np.ndarray, fg: np.ndarray, band_bg: bool) -> tuple[tuple[str, str], ...]:
     """One row of braille code points into (text, style) runs of equal style."""
     text = "".join(map(chr, codes.tolist())).replace("\u2800", " ")  # blank cells as spaces
     bg = (" " + _BAND_BG) if band_bg else ""
     breaks = np.flatnonzero(np.diff(fg)) + 1
     starts = np.r_[0, breaks]
     ends = np.r_[breaks, fg.size]
-    return [(text[a:b], (_FG[int(fg[a])] + bg).strip()) for a, b in zip(starts.tolist(), ends.tolist())]
+    return tuple((text[a:b], (_FG[int(fg[a])] + bg).strip()) for a, b in zip(starts.tolist(), ends.tolist()))
 
 
-def render_gauge(force_n: float | None, frame: Frame, units: Units, visible: bool, width: int) -> Text:
-    """A one-line horizontal gauge: filled to the force, band in green, tolerance as a red bar."""
-    y0, y1 = y_range(frame, frame.trace_f)
-    out = Text(no_wrap=True, overflow="crop")
-    label_w = 8
-    w = max(4, width - label_w)
-    band, tol = frame.target_band_n, frame.tolerance_n
+# ----------------------------------------------------------------------------- holds table
 
-    def x_of(v: float) -> int:
-        return int(np.clip(round((v - y0) / (y1 - y0) * w), 0, w))
-
-    fill = x_of(force_n) if (visible and force_n is not None) else 0
-    cls = force_class(force_n, band, tol)
-    colour = {"over": "bright_red", "in_band": "bright_green", "above": "yellow", "below": "white",
-              "none": "bright_white"}[cls]
-    bx = (x_of(band[0]), x_of(band[1])) if band else (-1, -1)
-    tx = min(x_of(tol), w - 1) if tol is not None else -1
-    # one (char, style) per cell, then appended as runs of equal style
-    cells = []
-    for x in range(w):
-        in_band = bx[0] <= x < bx[1]
-        if x == tx:
-            cells.append(("┃", "bold bright_red" + (" " + _BAND_BG if in_band else "")))
-        elif x < fill:
-            cells.append(("█", colour))
-        else:
-            cells.append(("─", "green " + _BAND_BG) if in_band else ("·", "grey35"))
-    run_text, run_style = "", None
-    for ch, st in cells:
-        if st != run_style and run_text:
-            out.append(run_text, run_style)
-            run_text = ""
-        run_text += ch
-        run_style = st
-    if run_text:
-        out.append(run_text, run_style)
-    out.append(f" {units.fmt(y1, unit=False, decimals=0):>{label_w - 1}}", "dim")
-    return out
+@dataclass(frozen=True)
+class HoldsState:
+    holds: tuple[HoldRow, ...] = ()
+    units: Units = Units()
 
 
-def render_hold_panel(frame: Frame, units: Units, vis: Visibility, width: int, interrupted: bool = False) -> Text:
-    """``interrupted``: no current data (link down, nothing new): the timer is not running."""
-    out = Text(no_wrap=True, overflow="crop")
-    hold = frame.hold
-    target = frame.target_hold_s
-    bar_w = max(10, width - 10)
-    if hold is not None:
-        out.append("HOLD ", "bold reverse " + ("yellow" if interrupted else "bright_cyan"))
-        out.append(f" {hold.elapsed_s:5.1f} s", "bold bright_white")
-        if target:
-            out.append(f" / {target:g} s", "bold")
-            frac = min(1.0, hold.elapsed_s / target)
-            done = hold.elapsed_s >= target
-            if interrupted:
-                out.append("  INTERRUPTED (no data)", "bold reverse yellow")
-            elif done:
-                out.append("  RELEASE", "bold reverse bright_green")
-            out.append("\n")
-            n = int(round(frac * bar_w))
-            out.append("█" * n, "bright_green" if done else "bright_cyan")
-            out.append("░" * (bar_w - n), "grey35")
-            out.append(f" {frac * 100:3.0f} %")
-        else:
-            out.append("  INTERRUPTED (no data)" if interrupted else "  (no target time)",
-                       "bold reverse yellow" if interrupted else "dim")
-            out.append("\n")
-        out.append("\n")
-        if vis.metrics:
-            cv = "—" if hold.cv_pct is None else f"{hold.cv_pct:.1f} %"
-            drift = "—" if hold.drift_pct is None else f"{hold.drift_pct:+.1f} %"
-            out.append(f"level {units.fmt(hold.level_n)}   CV {cv}   ")
-            out.append(f"drift {drift}", "bold yellow" if hold.drift_alert else "")
-        else:
-            out.append(vis.reason, "italic grey70")
-    else:
-        out.append("no hold", "bold grey70")
-        if target:
-            out.append(f"   target {target:g} s", "dim")
-        out.append("\n")
-        out.append("timer starts when the force settles", "dim")
-        out.append("\n")
-    out.append("\n")
-    last = frame.last_hold
-    if last is not None:
-        out.append("last: ", "dim")
-        out.append(hold_summary(last, units))
-    return out
+HOLDS_COLUMNS = (("#", 3), ("start", 8), ("duration", 8), ("mean", 10), ("CV", 6), ("drift", 8), ("flags", None))
 
 
-def hold_summary(row: HoldRow, units: Units) -> str:
-    flags = f"  [{', '.join(row.flags)}]" if row.flags else ""
-    return (f"{row.duration_s:.1f} s at {units.fmt(row.mean_n)}, CV {row.cv_pct:.1f} %, "
-            f"drift {row.drift_pct:+.1f} %{flags}")
+class HoldsTable(DataTable):
+    """The session's holds, newest first, in fixed-width columns (they do not jump as holds
+    come in, and do not wait for the table to be idle before they fit their contents)."""
+
+    state: reactive[HoldsState] = reactive(HoldsState, layout=False, init=False)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="none", zebra_stripes=True, show_cursor=False, **kwargs)
+        self.can_focus = False  # the arrow keys seek in a replay
+
+    def on_mount(self) -> None:
+        for label, width in HOLDS_COLUMNS:
+            self.add_column(label, key=label, width=width)
+
+    def watch_state(self, state: HoldsState) -> None:
+        self.clear()
+        u = state.units
+        for row in reversed(state.holds):
+            self.add_row(str(row.number), f"{row.start_s:.1f} s", f"{row.duration_s:.1f} s",
+                         u.fmt(row.mean_n), f"{row.cv_pct:.1f} %", f"{row.drift_pct:+.1f} %",
+                         flags_text(row.flags))
 
 
-def link_alert(frame: Frame, stale: bool) -> str:
-    """Why the force on screen is not current ('' when it is)."""
-    if frame.acquisition_error:
-        return f"⚠ acquisition stopped: {frame.acquisition_error} — quit and restart"
-    if frame.link_state == "failed":
-        return "⚠ sensor link failed" + (f": {frame.link_detail}" if frame.link_detail else "") + " — check the cable"
-    if frame.link_state == "reconnecting":
-        return "⚠ sensor disconnected — reconnecting …"
-    if stale:
-        if frame.data_age_s is None or frame.link_state != "streaming":
-            return "⚠ waiting for the sensor …"
-        return f"⚠ no data from the sensor for {frame.data_age_s:.1f} s"
-    return ""
+# ----------------------------------------------------------------------------- status bar
+
+@dataclass(frozen=True)
+class StatusState:
+    """What the status bar shows; the attribute names are the ``Frame``'s, so ``status_line``
+    takes either."""
+
+    status: SourceStatus = SourceStatus()
+    kind: str = "live"
+    recording: RecordingView = RecordingView()
+    elapsed_s: int = 0
+    samples: int = 0  # shown in a replay
+    link_state: str = "connecting"
+    acquisition_error: str = ""
+    rec_warning: str = ""
 
 
-def render_alert(frame: Frame, units: Units, vis: Visibility, width: int, *, stale: bool = False,
-                 reveal_drift: bool = False) -> tuple[Text, str]:
-    """The alert line and its CSS class: link | over | drift | ok. A link problem comes first
-    (the force and alerts on screen are then not current); ``reveal_drift`` (blind mode) shows
-    a drift withheld during the hold once it has ended."""
-    link = link_alert(frame, stale)
-    if link:
-        return Text(_fit(link, width).center(width), "bold"), "link"
-    if frame.over_tolerance and frame.tolerance_n is not None:
-        f, tol = frame.force_n, frame.tolerance_n
-        if f is not None and f <= tol:  # eased off, but not yet below tolerance - hysteresis
-            below = frame.over_release_n if frame.over_release_n is not None else tol
-            msg = f"⚠ STILL OVER TOLERANCE  {units.fmt(f)} — ease off below {units.fmt(below)}"
-        else:
-            now = units.fmt(f) if f is not None else "?"
-            msg = f"⚠ OVER TOLERANCE  {now} > {units.fmt(tol)} — ease off"
-        return Text(_fit(msg, width).center(width), "bold"), "over"
-    if frame.drift_alert and vis.drift_alert and frame.hold is not None:
-        d = frame.hold.drift_pct
-        msg = f"⚠ DRIFT {d:+.1f} % — bring the pressure back" if d is not None else "⚠ DRIFT — bring the pressure back"
-        return Text(msg.center(width), "bold"), "drift"
-    if reveal_drift and frame.hold is None and frame.last_hold_drifted and frame.last_hold is not None:
-        msg = f"⚠ the last hold drifted {frame.last_hold.drift_pct:+.1f} % (withheld during the blind hold)"
-        return Text(_fit(msg, width).center(width), "bold"), "drift"
-    text = "no alerts"
-    if frame.over_count:
-        text += f"   (over tolerance {frame.over_count}× this session)"
-    return Text(text.center(width)), "ok"
-
-
-class Readout(Static):
-    """The label next to the big digits: unit, where the force is relative to the targets."""
-
-
-def readout_label(frame: Frame, units: Units, vis: Visibility, stale: bool = False) -> Text:
-    out = Text(no_wrap=True, overflow="crop")
-    out.append(f"{units.unit}\n", "bold")
-    cls = force_class(frame.force_n, frame.target_band_n, frame.tolerance_n)
-    if stale:
-        out.append("no data\n", "bold yellow")
-    elif not vis.force:
-        out.append("hidden\n", "italic grey70")
-    else:
-        word, style = {"over": ("OVER TOL", "bold reverse bright_red"), "in_band": ("IN BAND", "bold bright_green"),
-                       "above": ("ABOVE BAND", "bold yellow"), "below": ("below band", "white"),
-                       "none": ("", "")}[cls]
-        out.append(word + "\n", style)
-    # one line each in the 16-column label: the unit goes when it does not fit (it is on line 1)
-    band = f"band {units.fmt_band(frame.target_band_n)}"
-    if len(band) > LABEL_W and frame.target_band_n is not None:
-        lo, hi = frame.target_band_n
-        band = f"band {units.fmt(lo, unit=False)}–{units.fmt(hi, unit=False)}"
-    tol = f"tol  {units.fmt(frame.tolerance_n)}"
-    if len(tol) > LABEL_W:
-        tol = f"tol  {units.fmt(frame.tolerance_n, unit=False)}"
-    out.append(band[:LABEL_W] + "\n", "green")
-    out.append(tol[:LABEL_W], "red")
-    return out
-
-
-LABEL_W = 16  # the width of #force-label (monitor.tcss)
-
-
-def _fit(text: str, n: int) -> str:
-    """``text`` in at most ``n`` characters, shortened in the middle."""
-    if len(text) <= n:
-        return text
-    if n <= 1:
-        return text[:n]
-    half = (n - 1) // 2
-    return text[:n - 1 - half] + "…" + text[len(text) - half:]
-
-
-def status_line(frame: Frame, status, kind: str, width: int) -> Text:
+def status_line(frame, status, kind: str, width: int) -> Text:
     """State first (it matters most), then the link, elapsed time, and the recording."""
     out = Text(no_wrap=True, overflow="crop")
     el = int(frame.elapsed_s)
@@ -466,3 +737,12 @@ def status_line(frame: Frame, status, kind: str, width: int) -> Text:
     else:
         out.append("not recording", "dim")
     return out
+
+
+class StatusBar(Widget):
+    DEFAULT_CSS = "StatusBar { height: 1; }"
+    state: reactive[StatusState] = reactive(StatusState, layout=False)
+
+    def render(self) -> Text:
+        s = self.state
+        return status_line(s, s.status, s.kind, self.size.width)
