@@ -20,6 +20,7 @@ from nmt_monitor.errors import EXIT_USAGE, UserError
 COMMANDS: dict[str, str] = {
     "live": "the live monitor: force, target band, hold timer, alerts, recording",
     "replay": "replay a recorded session on the live monitor's screen (pause, seek, speed)",
+    "class": "the class view: every student's station on one screen, each recording its own session",
     "stream": "print calibrated samples from a sensor (CSV or JSON lines)",
     "record": "record a session to an HDF5 file, without the screen",
     "analyze": "find holds, drift and over-tolerance in recordings (.h5 sessions, .csv)",
@@ -56,6 +57,11 @@ examples:
   nmt-monitor live --port 'sim://?scenario=drifting' --record --out sessions/
   nmt-monitor live --port COM3 --protocol gauge --gauge-unit lbf --units lbf
   nmt-monitor live --client "client 01" --tip thumb --tip-area-cm2 1.5 --units kPa""",
+    "class": """\
+examples:
+  nmt-monitor class --demo 6                    six simulated stations
+  nmt-monitor class --station /dev/ttyUSB0=Ana --station /dev/ttyUSB1=Ben --tolerance 60N --record
+  nmt-monitor class --class monday.toml --out recordings/monday/""",
     "replay": """\
 examples:
   nmt-monitor replay recordings/session.h5

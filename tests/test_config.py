@@ -117,7 +117,7 @@ def test_every_setting_is_an_option_of_the_commands_it_names():
     for setting in BY_KEY.values():
         for command in setting.commands:
             sub = subparser_of(parser, command)
-            ns = sub.parse_args([] if command != "replay" else ["x.h5"])
+            ns = sub.parse_args({"replay": ["x.h5"], "class": ["--demo", "1"]}.get(command, []))
             assert hasattr(ns, setting.dest_of(command)), (setting.key, command)
     assert isinstance(parser, argparse.ArgumentParser)
 

@@ -48,6 +48,7 @@ class HoldRow:
     cv_pct: float
     drift_pct: float
     flags: tuple[str, ...]
+    score: float | None = None  # the grading rubric's score of this hold (station.scoring), if scored
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class Frame:
     feedback: str = "full"  # the feedback mode (display.FEEDBACK_MODES)
     metadata: object = None  # the session's SessionMetadata (client, tip, targets ...)
     over_crossed_s: float | None = None  # the last over-tolerance: where the force crossed the tolerance
+    over_started_s: float | None = None  # ... and where the hold engine raised it (data time)
 
 
 class RecorderWriter:
@@ -172,7 +174,7 @@ class SessionModel:
     TRACE_KEEP_S = 30.0
 
     def __init__(self, metadata, *, clock: Clock = system_clock, params: HoldParams | None = None,
-                 time_origin: float | None = None, buffer_capacity: int = 65536) -> None:
+                 time_origin: float | None = None, buffer_capacity: int = 65536, scorer=None) -> None:
         from nmt_monitor.storage import SessionMetadata
 
         self.metadata = metadata if isinstance(metadata, SessionMetadata) else SessionMetadata(**(metadata or {}))
@@ -196,6 +198,9 @@ class SessionModel:
         self._last_data_clock: float | None = None
         self._last_error = ""
         self.block_errors = 0
+        self.scorer = scorer  # scorer(hold, time_s, force_n, metadata, episodes) -> score (station.scoring)
+        #: called (on the acquisition thread, no lock held) after a batch that raised a new alert
+        self.on_alert: Callable[[], None] | None = None
         self.sinks: list = []
         self._sink_lock = threading.Lock()
         self._out_items: list = []  # for the sinks: what came in, and what the engine said
@@ -253,6 +258,7 @@ class SessionModel:
         self.over_started_s: float | None = None
         self.over_crossed_s: float | None = None
         self.over_count = 0
+        self._over_at_hold_start = 0
         self.drift_alert = False
         self.last_hold_drifted = False
         self.alert_seq = 0
@@ -268,6 +274,7 @@ class SessionModel:
     def ingest(self, items) -> None:
         arrival = time.perf_counter()
         with self._lock:
+            alerts_before = self.alert_seq
             if self.sinks:
                 self._out_items.extend(i for i in items if not (isinstance(i, LinkEvent) and i.kind == "seek"))
             for item in items:
@@ -287,8 +294,14 @@ class SessionModel:
                     self.recorder.tick()  # queued: the writer thread syncs
                 except Exception as exc:  # noqa: BLE001 - never kill acquisition over the disk
                     self._notices.append(f"recording: {exc}")
+            alerted = self.alert_seq != alerts_before
         if self.sinks:
             self._dispatch()
+        if alerted and self.on_alert is not None:
+            try:
+                self.on_alert()  # e.g. a screen draws the alert now rather than at its next frame
+            except Exception:  # noqa: BLE001 - a screen gone away must not stop acquisition
+                pass
 
     def _ingest_block(self, block: SampleBlock, arrival: float) -> None:
         if len(block) == 0:
@@ -325,6 +338,9 @@ class SessionModel:
             self.link_detail = ""
             if event.kind == "reconnected":
                 self._notices.append("sensor reconnected")
+        elif event.kind == "warning" and event.detail.get("code") == "not_connected":
+            self.link_state = "not connected"  # no sensor answers (yet): the source retries
+            self.link_detail = str(event.detail.get("message", ""))
         elif event.kind == "warning":
             self._notices.append(str(event.detail.get("message", "warning")))
         elif event.kind == "fatal":
@@ -357,6 +373,7 @@ class SessionModel:
         for ev in events:
             kind = ev.kind
             if kind == "hold_started":
+                self._over_at_hold_start = self.over_count - (1 if self.over_tolerance else 0)
                 self.last_hold_drifted = False
                 self.hold = {"start_s": ev.start_s, "level_n": ev.level_N, "cv_pct": None,
                              "drift_pct": None, "drift_alert": False, "suspect_end_s": None}
@@ -375,7 +392,7 @@ class SessionModel:
             elif kind == "hold_ended":
                 h = ev.hold
                 row = HoldRow(len(self.holds) + 1, h.start_s, h.duration_s, h.mean_N, h.cv_pct,
-                              h.drift_pct, tuple(h.flags))
+                              h.drift_pct, tuple(h.flags), self._score(h))
                 self.holds.append(row)
                 self.last_hold = row
                 self.last_hold_drifted = self.drift_alert
@@ -395,6 +412,18 @@ class SessionModel:
             elif kind == "over_tolerance_ended":
                 self.over_tolerance = False
                 self.over_peak_n = ev.peak_N
+
+    def _score(self, hold) -> float | None:
+        if self.scorer is None:
+            return None
+        try:
+            t, f = self.buffer.since(hold.start_s)
+            keep = t <= hold.end_s
+            episodes = max(0, self.over_count - self._over_at_hold_start)  # over-tolerance during the hold
+            return self.scorer(hold, t[keep], f[keep], self.metadata, episodes)
+        except Exception as exc:  # noqa: BLE001 - a score is a courtesy; the hold stands
+            self._notices.append(f"hold not scored: {exc}")
+            return None
 
     def _crossing(self, t_alert: float) -> float:
         """Where the force last rose above the tolerance before ``t_alert`` (data time): the
@@ -583,6 +612,7 @@ class SessionModel:
                 rec_warning=self.rec_warning if rec is not None else "",
                 rec_pending=int(getattr(rec, "pending", 0)) if rec is not None else 0,
                 feedback=self.feedback, metadata=m, over_crossed_s=self.over_crossed_s,
+                over_started_s=self.over_started_s,
             )
 
 

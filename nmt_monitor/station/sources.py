@@ -105,6 +105,85 @@ class ReaderSource:
         return self.reader.info
 
 
+class ConnectingReaderSource(ReaderSource):
+    """A live sensor that may not answer yet: ``start`` never raises. Until the sensor answers,
+    ``read`` tries again every ``retry_s`` seconds (each time with a fresh reader from
+    ``make_reader``) and hands out a ``warning`` event (``code: not_connected``, the reason)
+    when the reason changes; the reader's own ``connected`` event follows once it answers. The
+    class view uses it: one missing sensor must not stop the others."""
+
+    def __init__(self, make_reader, retry_s: float = 2.0) -> None:
+        super().__init__(make_reader())
+        self._make_reader = make_reader
+        self.retry_s = float(retry_s)
+        self._connected = False
+        self._next_try = 0.0
+        self._error = ""
+        self._pending: list[Item] = []
+        self._stopped = threading.Event()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def start(self) -> None:
+        if not self._connected:
+            self._try()
+
+    def _try(self) -> None:
+        import time
+
+        from nmt_monitor.errors import UserError
+
+        self._next_try = time.monotonic() + self.retry_s
+        try:
+            self.reader.start()
+        except UserError as exc:
+            message = str(exc)
+            if message != self._error:
+                self._error = message
+                self._pending.append(LinkEvent("warning", self.reader.clock(),
+                                               {"code": "not_connected", "message": message}))
+            self.reader = self._make_reader()  # a fresh reader for the next attempt
+            return
+        self._connected = True
+        self._error = ""
+
+    def read(self, timeout: float) -> list[Item]:
+        import time
+
+        if not self._connected:
+            if not self._stopped.is_set() and time.monotonic() >= self._next_try:
+                self._try()
+            if not self._connected:
+                out, self._pending = self._pending, []
+                if not out:
+                    self._stopped.wait(timeout)
+                return out
+        out, self._pending = self._pending, []
+        return out + super().read(timeout)
+
+    def status(self) -> SourceStatus:
+        if not self._connected:
+            return SourceStatus(port=self.reader.url, state="not connected" if self._error else "connecting")
+        return super().status()
+
+    def tare(self) -> bool:
+        return self._connected and super().tare()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._connected:
+            super().stop()
+
+    def stats_event(self) -> LinkEvent | None:
+        return super().stats_event() if self._connected else None
+
+    @property
+    def sensor_info(self):
+        return self.reader.info if self._connected else None
+
+
 class MemorySource:
     """A finite source: ``batches`` of items handed out one batch per ``read``.
 

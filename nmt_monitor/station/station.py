@@ -34,7 +34,7 @@ class Station:
 
     def __init__(self, source, metadata=None, *, clock: Clock = system_clock, name: str = "",
                  recorder_factory: Callable | None = None, params=None, sinks=(),
-                 buffer_capacity: int = 65536, finish_options: dict | None = None) -> None:
+                 buffer_capacity: int = 65536, finish_options: dict | None = None, scorer=None) -> None:
         from nmt_monitor.storage import SessionMetadata
 
         self.source = source
@@ -43,7 +43,7 @@ class Station:
         self.clock = clock
         self.model = SessionModel(metadata if metadata is not None else SessionMetadata(), clock=clock,
                                   params=params, time_origin=getattr(source, "start_epoch_s", None),
-                                  buffer_capacity=buffer_capacity)
+                                  buffer_capacity=buffer_capacity, scorer=scorer)
         for sink in sinks:
             self.model.add_sink(sink)
         self.recorder_factory = recorder_factory

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App
+from textual.message import Message
 
 from nmt_monitor.errors import UserError
 from nmt_monitor.station import FEEDBACK_MODES, Clock, Frame, Station, Units, system_clock
@@ -34,7 +35,8 @@ class LatencyProbe:
         self.frames: list[float] = []
         self.arrival_latency_s: list[float] = []
         self.sensor_latency_s: list[float] = []
-        self.alert_latency_s: list[float] = []
+        self.alert_latency_s: list[float] = []  # from the force crossing the tolerance
+        self.alert_engine_latency_s: list[float] = []  # from the sample at which the engine raised it
         self._pending_alerts: list = []
 
     def shown(self, arrivals) -> None:
@@ -43,14 +45,28 @@ class LatencyProbe:
         for arrived, host_time in arrivals:
             self.arrival_latency_s.append(now_p - arrived)
             self.sensor_latency_s.append(now_w - host_time)
-        for crossed_host_time in self._pending_alerts:
-            self.alert_latency_s.append(now_w - crossed_host_time)
+        for crossed, raised in self._pending_alerts:
+            self.alert_latency_s.append(now_w - crossed)
+            self.alert_engine_latency_s.append(now_w - raised)
         self._pending_alerts.clear()
 
-    def alert(self, crossed_host_time: float) -> None:
+    def alert(self, crossed_host_time: float, raised_host_time: float) -> None:
         """An over-tolerance alert is in the frame being drawn; the force crossed the tolerance
-        at ``crossed_host_time`` (sensor time on the host clock)."""
-        self._pending_alerts.append(crossed_host_time)
+        at ``crossed_host_time`` and the engine raised it at the sample of ``raised_host_time``
+        (sensor times on the host clock)."""
+        self._pending_alerts.append((crossed_host_time, raised_host_time))
+
+
+class StationAlert(Message):
+    """A station raised an alert (over tolerance, drift): posted from its acquisition thread
+    so the screen draws it at once rather than at its next frame."""
+
+    def __init__(self, station: Station) -> None:
+        super().__init__()
+        self.station = station
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StationAlert) and message.station is self.station
 
 
 class StationsApp(App):
@@ -83,6 +99,7 @@ class StationsApp(App):
     def on_mount(self) -> None:
         self._ui_loop = asyncio.get_running_loop()
         for station in self.stations:
+            station.model.on_alert = lambda st=station: self.post_message(StationAlert(st))
             station.start()
         self._tick()
         self.set_interval(1.0 / self.fps, self._tick)
@@ -106,9 +123,19 @@ class StationsApp(App):
         for station in self.stations:
             while station.errors:
                 self.notify(self.prefixed(station, station.errors.pop(0)), severity="error", timeout=8)
+        self._after_draw()
+
+    def _after_draw(self) -> None:
         if self.probe is not None:
             self.call_after_refresh(self.probe.shown, self._arrivals)
         self._arrivals = []
+
+    def on_station_alert(self, message: StationAlert) -> None:
+        """Draw a new alert now: the screen showing its station redraws that station."""
+        screen = self.drawing_screen()
+        draw = getattr(screen, "refresh_station", None)
+        if draw is not None and draw(message.station):
+            self._after_draw()
 
     def station_frame(self, station: Station, frame: Frame, *, drift_shown: bool = True) -> None:
         """A screen drew ``frame`` of ``station``: ring for its new alerts (an alert the screen
@@ -120,8 +147,9 @@ class StationsApp(App):
         if ring and self.use_bell:
             self.bell()
         if self.probe is not None:
-            if frame.over_seq > over and frame.over_crossed_s is not None and station.model.time_origin is not None:
-                self.probe.alert(station.model.time_origin + frame.over_crossed_s)
+            origin = station.model.time_origin
+            if frame.over_seq > over and frame.over_crossed_s is not None and origin is not None:
+                self.probe.alert(origin + frame.over_crossed_s, origin + (frame.over_started_s or frame.over_crossed_s))
             self._arrivals = self._arrivals + list(frame.arrivals)
         for notice in frame.notices:
             self.notify(self.prefixed(station, notice), timeout=4)

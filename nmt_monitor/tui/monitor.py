@@ -154,6 +154,12 @@ class MonitorScreen(Screen):
         self.app.station_frame(st, frame, drift_shown=vis.drift_alert)
         return frame
 
+    def refresh_station(self, station) -> bool:
+        """Draw ``station`` now if this screen shows it (an alert was raised)."""
+        if station is not self.station:
+            return False
+        return self.refresh_frame() is not None
+
     def title_name(self) -> str:
         return ""
 
@@ -222,12 +228,8 @@ _BAND_UP = ("right_square_bracket", "band(1)", "Target", {"key_display": "[ ]"})
 _SETUP = ("s", "setup", "Setup")
 
 
-class LiveScreen(MonitorScreen):
-    """A live sensor: record, tare, markers, band, setup, feedback mode, units."""
-
-    BINDINGS = _bindings(_HELP, _QUIT, ("r", "record", "Rec"), ("t", "tare", "Tare"), _UNITS, _MODE,
-                         ("d", "mark('discomfort')", "Discomfort"), ("f", "mark('release_felt')", "Felt"),
-                         _BAND_DOWN, _BAND_UP, _SETUP, _CTRL_C)
+class LiveActions:
+    """What a live station's screen does: record, tare, markers (a mixin of a MonitorScreen)."""
 
     def action_record(self) -> None:
         if self.app.quitting or self.station.starting_recording:
@@ -259,6 +261,16 @@ class LiveScreen(MonitorScreen):
             self.app.notify(f"not recording: '{label}' not saved (r starts recording)", severity="warning")
 
 
+_LIVE_KEYS = (("r", "record", "Rec"), ("t", "tare", "Tare"), _UNITS, _MODE, ("d", "mark('discomfort')", "Discomfort"),
+              ("f", "mark('release_felt')", "Felt"), _BAND_DOWN, _BAND_UP, _SETUP)
+
+
+class LiveScreen(LiveActions, MonitorScreen):
+    """A live sensor: record, tare, markers, band, setup, feedback mode, units."""
+
+    BINDINGS = _bindings(_HELP, _QUIT, *_LIVE_KEYS, _CTRL_C)
+
+
 class ReplayScreen(MonitorScreen):
     """A recorded session: pause, seek, speed (and the display keys)."""
 
@@ -276,12 +288,11 @@ class ReplayScreen(MonitorScreen):
         self.app.notify(f"speed ×{self.station.set_speed(factor):g}", timeout=2)
 
 
-class StationScreen(LiveScreen):
-    """One station of the class view in full; escape goes back to the grid."""
+class StationScreen(LiveActions, MonitorScreen):
+    """One station of the class view in full; escape goes back to the grid (its key first in
+    the footer: the way back must always show)."""
 
-    BINDINGS = _bindings(("escape", "back", "Class"), _HELP, _QUIT, ("r", "record", "Rec"), ("t", "tare", "Tare"),
-                         _UNITS, _MODE, ("d", "mark('discomfort')", "Discomfort"),
-                         ("f", "mark('release_felt')", "Felt"), _BAND_DOWN, _BAND_UP, _SETUP, _CTRL_C)
+    BINDINGS = _bindings(("escape", "back", "Class"), _HELP, _QUIT, *_LIVE_KEYS, _CTRL_C)
 
     def title_name(self) -> str:
         return self.station.name

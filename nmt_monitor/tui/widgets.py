@@ -159,9 +159,18 @@ class ForceDigits(Digits):
 
     reading: reactive[ReadoutState] = reactive(ReadoutState, layout=False, init=False)
 
-    def watch_reading(self, reading: ReadoutState) -> None:
+    def watch_reading(self, old: ReadoutState, reading: ReadoutState) -> None:
         self.update(reading.value)
-        self.set_classes(f"force-{reading.cls}")
+        if reading.cls != old.cls or not self.has_class(f"force-{reading.cls}"):
+            self.set_classes(f"force-{reading.cls}")  # a style update: only when the class changes
+
+    def update(self, value: str) -> None:
+        """The readout has a fixed width (CSS): a new value only repaints it. (``Digits.update``
+        asks for a new layout of the screen whenever the digits' width changes, e.g. for a 1.)"""
+        if not isinstance(value, str):
+            raise TypeError("value must be a str")
+        self._value = value  # Digits keeps its text here (textual 8)
+        self.refresh()
 
 
 @dataclass(frozen=True)
@@ -321,8 +330,9 @@ class GaugeState:
     units: Units = Units()
 
 
-def gauge_state(frame: Frame, units: Units, visible: bool) -> GaugeState:
-    _, top = y_range(frame, frame.trace_f)
+def gauge_state(frame: Frame, units: Units, visible: bool, top_n: float | None = None) -> GaugeState:
+    """``top_n``: the full scale, when not the trace's (a tile keeps the one of its last trace)."""
+    top = y_range(frame, frame.trace_f)[1] if top_n is None else top_n
     force = None if frame.force_n is None else round(float(frame.force_n), units.decimals + 1)
     return GaugeState(force, frame.target_band_n, frame.tolerance_n, visible, top, units)
 
@@ -387,6 +397,8 @@ def link_alert(frame: Frame, stale: bool) -> str:
         return "⚠ sensor link failed" + (f": {frame.link_detail}" if frame.link_detail else "") + " — check the cable"
     if frame.link_state == "reconnecting":
         return "⚠ sensor disconnected — reconnecting …"
+    if frame.link_state == "not connected":
+        return "⚠ no sensor" + (f": {frame.link_detail}" if frame.link_detail else "") + " — trying again …"
     if stale:
         if frame.data_age_s is None or frame.link_state != "streaming":
             return "⚠ waiting for the sensor …"
@@ -399,6 +411,7 @@ class AlertState:
     message: str = ""
     cls: str = "ok"  # link | over | drift | ok
     bold: bool = False
+    short: str = ""  # the same in fewer words, for a narrow line (a tile of the class view)
 
 
 def alert_message(frame: Frame, units: Units, vis: Visibility, *, stale: bool = False,
@@ -408,31 +421,41 @@ def alert_message(frame: Frame, units: Units, vis: Visibility, *, stale: bool = 
     the hold once it has ended."""
     link = link_alert(frame, stale)
     if link:
-        return AlertState(link, "link", True)
+        return AlertState(link, "link", True, _short_link(frame, stale))
     if frame.over_tolerance and frame.tolerance_n is not None:
         f, tol = frame.force_n, frame.tolerance_n
         if f is not None and f <= tol:  # eased off, but not yet below tolerance - hysteresis
             below = frame.over_release_n if frame.over_release_n is not None else tol
             msg = f"⚠ STILL OVER TOLERANCE  {units.fmt(f)} — ease off below {units.fmt(below)}"
+            short = f"⚠ STILL OVER — below {units.fmt(below)}"
         else:
             now = units.fmt(f) if f is not None else "?"
             msg = f"⚠ OVER TOLERANCE  {now} > {units.fmt(tol)} — ease off"
-        return AlertState(msg, "over", True)
+            short = f"⚠ OVER TOL {now} — ease off"
+        return AlertState(msg, "over", True, short)
     if frame.drift_alert and vis.drift_alert and frame.hold is not None:
         d = frame.hold.drift_pct
         msg = f"⚠ DRIFT {d:+.1f} % — bring the pressure back" if d is not None else "⚠ DRIFT — bring the pressure back"
-        return AlertState(msg, "drift", True)
+        return AlertState(msg, "drift", True, f"⚠ DRIFT {d:+.1f} %" if d is not None else "⚠ DRIFT")
     if reveal_drift and frame.hold is None and frame.last_hold_drifted and frame.last_hold is not None:
         msg = f"⚠ the last hold drifted {frame.last_hold.drift_pct:+.1f} % (withheld during the blind hold)"
-        return AlertState(msg, "drift", True)
+        return AlertState(msg, "drift", True, f"⚠ last hold drifted {frame.last_hold.drift_pct:+.1f} %")
     text = "no alerts"
     if frame.over_count:
         text += f"   (over tolerance {frame.over_count}× this session)"
-    return AlertState(text, "ok", False)
+    return AlertState(text, "ok", False, "no alerts" + (f" ({frame.over_count}× over)" if frame.over_count else ""))
+
+
+def _short_link(frame: Frame, stale: bool) -> str:
+    if frame.acquisition_error:
+        return "⚠ acquisition stopped"
+    return {"failed": "⚠ sensor link failed", "reconnecting": "⚠ disconnected — reconnecting",
+            "not connected": "⚠ no sensor — trying again"}.get(frame.link_state, "⚠ no data")
 
 
 def render_alert_line(state: AlertState, width: int) -> Text:
-    return Text(_fit(state.message, width).center(width), "bold" if state.bold else "")
+    message = state.message if len(state.message) <= width or not state.short else state.short
+    return Text(_fit(message, width).center(width), "bold" if state.bold else "")
 
 
 def render_alert(frame: Frame, units: Units, vis: Visibility, width: int, *, stale: bool = False,
@@ -448,8 +471,9 @@ class AlertLine(Widget):
     DEFAULT_CSS = "AlertLine { height: 1; }"
     state: reactive[AlertState] = reactive(AlertState, layout=False)
 
-    def watch_state(self, state: AlertState) -> None:
-        self.set_classes(f"alert-{state.cls}")
+    def watch_state(self, old: AlertState, state: AlertState) -> None:
+        if state.cls != old.cls or not self.has_class(f"alert-{state.cls}"):
+            self.set_classes(f"alert-{state.cls}")  # a style update: only when the class changes
 
     def render(self) -> Text:
         return render_alert_line(self.state, self.size.width)
@@ -703,6 +727,7 @@ def status_line(frame, status, kind: str, width: int) -> Text:
     elif frame.link_state == "failed":
         state = "failed"
     state_style = {"streaming": "bold green", "reconnecting": "bold reverse yellow", "connecting": "yellow",
+                   "not connected": "bold reverse yellow",
                    "stopped": "dim", "failed": "bold reverse bright_red",
                    "acquisition stopped": "bold reverse bright_red"}.get(state, "")
     out.append(f" {state} ", state_style)

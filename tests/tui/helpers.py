@@ -87,9 +87,11 @@ def screen_text(app) -> str:
 
 
 def widget_text(app, selector: str) -> str:
-    """What one widget of the live screen (and its children) shows, as text; a dialog on top
-    does not hide it from this."""
-    widget = app.screen_stack[0].query_one(selector)
+    """What one widget of the screen shown (and its children) shows, as text: the topmost
+    screen that is not a dialog (a dialog on top does not hide it from this)."""
+    stack = app.screen_stack
+    screen = next((s for s in reversed(stack) if not s.is_modal), stack[0])
+    widget = screen.query_one(selector)
     region = widget.region
     grid = [[" "] * region.width for _ in range(region.height)]
     _paint(grid, widget, region, origin=(region.x, region.y))
