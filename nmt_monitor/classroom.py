@@ -7,6 +7,7 @@ its own value (docs/live-monitor.md, "The class view", documents every field)::
     tolerance = "60N"
     target = "30N..45N"
     hold_time = 20
+    program = "guided-then-blind.toml"   # a training program (relative to this file; or a shipped name)
 
     [[station]]
     port = "/dev/ttyUSB0"
@@ -28,7 +29,7 @@ from nmt_monitor.units import UnitError, parse_force_n, parse_force_range_n
 
 #: Fields of a station (and of ``[defaults]``, bar port and student).
 STATION_FIELDS = ("port", "student", "protocol", "client", "tolerance", "target", "hold_time", "tip",
-                  "tip_area_cm2", "site")
+                  "tip_area_cm2", "site", "program")
 PROTOCOLS = ("auto", "nmt", "gauge")
 #: The simulator's scenarios the demo cycles through (each station a different seed).
 DEMO_SCENARIOS = ("demo", "drifting", "steady", "alternating", "over_tolerance", "mixed", "pokes", "gliding")
@@ -53,7 +54,7 @@ class StationSpec:
     tip: str = ""
     tip_area_cm2: float | None = None
     site: str = ""
-    program: Path | None = None
+    program: Path | str | None = None  # a program file, or a shipped example's name
     extra: dict = field(default_factory=dict)
 
     def metadata(self):
@@ -159,9 +160,10 @@ def _spec(source: str, base: Path, where: str, table: dict, defaults: dict, *, i
     if out.get("protocol", "auto") not in PROTOCOLS:
         raise f.fail("protocol", f"use one of {', '.join(PROTOCOLS)}, not {out['protocol']!r}")
     program = f.text("program")
-    if program is not None:
+    if program is not None:  # a file (relative to the class file) or a shipped example's name
         path = Path(program)
-        out["program"] = path if path.is_absolute() else base / path
+        out["program"] = path if path.is_absolute() or (not (base / path).exists() and path.suffix == "") \
+            else base / path
     if not is_defaults:
         for key in ("port", "student"):
             value = f.text(key)

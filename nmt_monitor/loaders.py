@@ -40,6 +40,11 @@ class Recording:
     changes: list = field(default_factory=list)
     #: every settings change of an .h5 session: dicts with time_s, field, value, previous
     settings_changes: list = field(default_factory=list)
+    #: the trials of a training program (``Session.trials``): start_s, end_s, kind, feedback,
+    #: target_band_N, target_hold_s, ...; empty without a program
+    trials: list = field(default_factory=list)
+    #: the program itself (``Session.program``: name, blocks, ...); {} without one
+    program: dict = field(default_factory=dict)
 
     def setting_at(self, name: str, time_s: float):
         """A session setting (``general/session`` name, e.g. ``tolerance_N``) in force at
@@ -190,6 +195,8 @@ def load_session_file(path: str) -> Recording:
         markers=list(session.markers),
         changes=session.engine_changes(),
         settings_changes=list(session.settings_changes),
+        trials=list(session.trials),
+        program=dict(session.program),
     )
 
 

@@ -32,7 +32,7 @@ def add_parser(subparsers) -> None:
                        "'=', so a sim:// URL may hold its own)")
     which.add_argument("--class", dest="class_file", type=Path, metavar="FILE.toml",
                        help="a class file listing the stations (port, student, client, tolerance, target, "
-                       "hold_time, tip ...) and their [defaults]")
+                       "hold_time, tip, program ...) and their [defaults]")
     which.add_argument("--demo", type=int, metavar="N", help="N simulated stations (in-process simulators, each "
                        "with its own scenario and seed)")
     parser.add_argument("--record", action="store_true", help="start recording every station at once")
@@ -46,6 +46,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--tolerance", metavar="F", help="every station's tolerance unless its own is set: 60N, 6kgf")
     parser.add_argument("--target", metavar="LO..HI", help="every station's target band unless its own is set")
     parser.add_argument("--hold-time", type=float, metavar="S", help="every station's target hold time")
+    parser.add_argument("--program", metavar="FILE.toml",
+                        help="a training program for every station without its own (a file, or a shipped example "
+                        "by name: guided-then-blind, fading-feedback, two-sites-transfer)")
     parser.add_argument("--units", choices=("N", "kgf", "lbf", "kPa"), default="N", help="display unit (default N)")
     parser.add_argument("--fps", type=float, default=25.0, help="screen frames per second, 20-30 (default 25)")
     parser.add_argument("--window", type=float, default=20.0, metavar="S",
@@ -92,6 +95,8 @@ def station_specs(args):
             spec.target_band_n = band
         if spec.hold_time_s is None:
             spec.hold_time_s = args.hold_time if args.hold_time is not None or args.demo is None else DEMO_HOLD_S
+        if spec.program is None and args.program is not None:
+            spec.program = args.program
         if spec.port.startswith("sim://") and spec.tolerance_n is None and spec.target_band_n is None:
             tol, sim_band = simulator_targets(spec.port)
             spec.tolerance_n, spec.target_band_n = tol, None if sim_band is None else tuple(sim_band)
@@ -102,8 +107,15 @@ def build_stations(specs, args, *, recorder_warning=None):
     """A ``Station`` per spec: a sensor that may not answer yet (it is tried again), a recorder
     into ``--out/STUDENT/``, the live score, and its program (checked here: one line if bad)."""
     from nmt_monitor.acquisition import SensorReader
+    from nmt_monitor.program import resolve_program
     from nmt_monitor.station import ConnectingReaderSource, LiveScorer, Station, recorder_factory
 
+    programs = {}
+    for spec in specs:  # every program read and laid out for its station first: one line if bad
+        if spec.program is not None:
+            if spec.program not in programs:
+                programs[spec.program] = resolve_program(spec.program)
+            programs[spec.program].trials(spec.tolerance_n)
     scorer = LiveScorer()
     stations = []
     for spec in specs:
@@ -117,6 +129,8 @@ def build_stations(specs, args, *, recorder_warning=None):
                           recorder_factory=recorder_factory(out, rate_hz=args.rate or 1000.0,
                                                             on_warning=recorder_warning),
                           scorer=scorer)
+        if spec.program is not None:
+            station.model.set_program(programs[spec.program])
         stations.append(station)
     return stations
 

@@ -161,7 +161,20 @@ def table_sections(sessions, students, rubric, show_holds: bool = True):
                      "-" if st.trend is None else f"{st.trend:+.1f}",
                      "-" if st.trend_se is None else f"{st.trend_se:.1f}", st.progress))
     sections.append(("Students", rows, 1))
+    motor = [(st, m) for st in students for m in st.motor()]
+    if motor:  # sessions recorded with a training program: guided vs blind
+        rows = [("student", "trials", "judged", "force CE N", "AE N", "VE N", "time CE s", "AE s", "VE s", "score")]
+        for st, m in motor:
+            rows.append((f"{st.name}: {m.label}", str(m.trials), str(m.held), _e(m.force_ce_N, "+.1f"),
+                         _e(m.force_ae_N), _e(m.force_ve_N), _e(m.time_ce_s, "+.1f"), _e(m.time_ae_s), _e(m.time_ve_s),
+                         _n(m.mean_score)))
+        sections.append(("Training programs: guided practice vs blind retention and transfer (constant, absolute "
+                         "and variable error against the targets)", rows, 1))
     return heading, sections
+
+
+def _e(v, spec: str = ".1f") -> str:
+    return "-" if v is None else format(v, spec)
 
 
 def _n(v) -> str:

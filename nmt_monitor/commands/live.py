@@ -11,6 +11,8 @@ from nmt_monitor.commands.stream import add_connection_arguments, make_reader
 from nmt_monitor.errors import UserError
 
 HELP = "the live monitor: force, target band, hold timer, alerts, recording"
+#: the example programs that ship with nmt-monitor (nmt_monitor/programs/*.toml; a test keeps this list right)
+SHIPPED_PROGRAMS = ("guided-then-blind", "fading-feedback", "two-sites-transfer")
 
 
 def add_parser(subparsers) -> None:
@@ -34,6 +36,10 @@ def add_parser(subparsers) -> None:
                         help="seconds of trace on screen, 10-30 (default 20)")
     parser.add_argument("--fps", type=float, default=25.0, help="screen frames per second, 20-30 (default 25)")
     parser.add_argument("--no-bell", action="store_true", help="alerts without the terminal bell")
+    parser.add_argument("--program", metavar="FILE.toml",
+                        help="guide a training program: blocks of holds with their site, target band (N or %% of "
+                        "--tolerance), hold time, rest and feedback mode; the trials are stored in the recording. "
+                        "A shipped example by name: " + ", ".join(SHIPPED_PROGRAMS))
     parser.set_defaults(run=run)
 
 
@@ -72,15 +78,21 @@ def run(args) -> int:
 
     check_display_args(args)
     metadata = session_metadata(args)
-    require_terminal()
-    # after the checks, so that a mistake is told at once
-    from nmt_monitor.storage import preflight
-    from nmt_monitor.station import ReaderSource, recorder_factory
-    from nmt_monitor.tui import MonitorApp
-
     if args.port.startswith("sim://") and metadata.tolerance_N is None and metadata.target_band_N is None:
         tol, band = simulator_targets(args.port)
         metadata = replace(metadata, tolerance_N=tol, target_band_N=None if band is None else tuple(band))
+    program = None
+    if args.program:
+        from nmt_monitor.program import resolve_program
+
+        program = resolve_program(args.program)
+        program.trials(metadata.tolerance_N)  # a target in % of a tolerance not given: one line, now
+    require_terminal()
+    # after the checks, so that a mistake is told at once
+    from nmt_monitor.storage import preflight
+    from nmt_monitor.station import LiveScorer, ReaderSource, recorder_factory
+    from nmt_monitor.tui import MonitorApp
+
     if args.record:
         preflight(args.out)
     reader = make_reader(args)
@@ -95,7 +107,7 @@ def run(args) -> int:
         recorder_factory=recorder_factory(args.out, rate_hz=reader.info.rate_hz if reader.info else 1000.0,
                                           on_warning=on_warning),
         record=args.record, recovery_dir=args.out, fps=args.fps, window_s=args.window, unit=args.units,
-        feedback=args.feedback, bell=not args.no_bell,
+        feedback=args.feedback, bell=not args.no_bell, program=program, scorer=LiveScorer(),
     )
     # A lost terminal (SIGHUP): a plain handler, so it runs even if the UI is stuck writing
     # to the dead terminal; it saves the session on a thread and exits.

@@ -9,6 +9,7 @@
     DIR/img/*.png                  the class pictures
     DIR/gradebook.csv              one row per session (student, date, sub-skill scores, score, pass)
     DIR/holds.csv                  one row per hold
+    DIR/trials.csv                 one row per trial of a training program (when there are any)
     DIR/rubric.json                the rubric the scores were computed with
 
 Page and picture names are readable and unique (``grading.names``); every link is relative.
@@ -207,6 +208,30 @@ def _index(sessions, students: list[StudentGrade], rubric: Rubric, st_pages: dic
     return _page("Grading report", "\n".join(body))
 
 
+def _n(v, spec: str = "+.1f") -> str:
+    return "–" if v is None else format(v, spec)
+
+
+def _motor_table(rows, first: str = "trials") -> str:
+    """CE, AE, VE of force and hold time per kind of trial (grading.motor)."""
+    head = (f'<tr><th class="l">{escape(first)}</th><th>trials</th><th>judged</th>'
+            "<th>force CE N</th><th>force AE N</th><th>force VE N</th>"
+            "<th>time CE s</th><th>time AE s</th><th>time VE s</th><th>mean score</th></tr>")
+    body = []
+    for label, m in rows:
+        body.append(f'<tr><td class="l">{escape(label)}</td><td>{m.trials}</td><td>{m.held}</td>'
+                    f"<td>{_n(m.force_ce_N)}</td><td>{_n(m.force_ae_N, '.1f')}</td><td>{_n(m.force_ve_N, '.1f')}</td>"
+                    f"<td>{_n(m.time_ce_s)}</td><td>{_n(m.time_ae_s, '.1f')}</td><td>{_n(m.time_ve_s, '.1f')}</td>"
+                    f"<td>{_n(m.mean_score, '.0f')}</td></tr>")
+    return _table(head, body)
+
+
+MOTOR_NOTE = ("CE: constant error (the bias, signed), AE: absolute error (accuracy), VE: variable error "
+              "(consistency) of each hold's mean force against the centre of its target band, and of its "
+              "duration against its target hold time. Practice trials are guided (feedback on the screen); "
+              "retention and transfer trials are tests with the feedback withheld.")
+
+
 def _student_page(st: StudentGrade, rubric: Rubric, st_pages: dict) -> str:
     stats = (f"{len(st.graded_sessions)} graded of {len(st.sessions)} sessions"
              + ("" if st.mean is None else f", mean score {st.mean:.0f}, first {st.first:.0f}, last {st.last:.0f}")
@@ -217,6 +242,13 @@ def _student_page(st: StudentGrade, rubric: Rubric, st_pages: dict) -> str:
             f'<figure><img src="../img/{_href(STUDENT_IMAGES + "/" + st.page + ".png")}" '
             f'alt="score and sub-skill scores of {escape(st.name)} by session" width="900" height="420"></figure>',
             "<h2>Sessions</h2>", _session_rows(st.sessions, rubric, "../", st_pages, with_student=False)]
+    motor = st.motor()
+    if motor:
+        body += ["<h2>Guided vs blind: training programs</h2>", f'<p class="meta">{escape(MOTOR_NOTE)}</p>',
+                 _motor_table([(m.label, m) for m in motor], "all program sessions")]
+        per_session = [(f"{s.label}: {m.label}", m) for s in st.sessions for m in s.motor()]
+        if len({s.label for s in st.sessions if s.trials}) > 1:
+            body += ["<h3>By session</h3>", _motor_table(per_session, "session: trials")]
     return _page(st.name, "\n".join(body), "../")
 
 
@@ -236,6 +268,21 @@ def _hold_rows(s: SessionGrade, rubric: Rubric) -> str:
     return _table(head, rows)
 
 
+def _trial_rows(s: SessionGrade) -> str:
+    head = ('<tr><th>trial</th><th class="l">site</th><th class="l">kind</th><th class="l">feedback</th>'
+            "<th>target N</th><th>target s</th><th>hold</th><th>force N</th><th>error N</th>"
+            "<th>duration s</th><th>error s</th><th>score</th></tr>")
+    rows = []
+    for t in s.trials:
+        band = "–" if t.target_band_N is None else f"{t.target_band_N[0]:g}–{t.target_band_N[1]:g}"
+        hold = f'<a href="#hold{t.hold}">{t.hold}</a>' if t.hold else escape(t.outcome or "none")
+        rows.append(f"<tr><td>{t.trial}</td><td class=\"l w\">{escape(t.site)}</td><td class=\"l\">{escape(t.kind)}</td>"
+                    f'<td class="l">{escape(t.feedback)}</td><td>{band}</td><td>{_num(t.target_hold_s, "g")}</td>'
+                    f"<td>{hold}</td><td>{_num(t.force_N)}</td><td>{_n(t.force_error_N)}</td>"
+                    f"<td>{_num(t.duration_s)}</td><td>{_n(t.time_error_s)}</td><td>{_n(t.score, '.0f')}</td></tr>")
+    return _table(head, rows)
+
+
 def _session_page(s: SessionGrade, rubric: Rubric, st_pages: dict) -> str:
     band = "none" if s.band_N is None else f"{s.band_N[0]:g}–{s.band_N[1]:g} N ({s.band_source})"
     body = [f"<h1>{escape(s.label)} <span class=\"{_cls(s.score, rubric.pass_score)}\">{_score(s.score)}</span></h1>",
@@ -249,6 +296,11 @@ def _session_page(s: SessionGrade, rubric: Rubric, st_pages: dict) -> str:
     if s.outside_penalty:
         body.append(f'<p class="bad">over tolerance outside holds: {s.outside_over_tolerance_s:.1f} s in '
                     f"{s.outside_episodes} episode(s), −{s.outside_penalty:.0f} points</p>")
+    if s.trials:
+        body.append(f"<h2>Training program: {escape(s.program or 'program')}</h2>")
+        body.append(f'<p class="meta">{escape(MOTOR_NOTE)}</p>')
+        body.append(_motor_table([(m.label, m) for m in s.motor()]))
+        body.append(_trial_rows(s))
     if s.holds:
         body.append(_hold_rows(s, rubric))
     for h in s.holds:
@@ -301,6 +353,25 @@ def write_holds_csv(path, sessions: list[SessionGrade]) -> None:
                        flags_text(h.flags, ";")]))
 
 
+TRIALS_COLUMNS = ("student", "session", "program", "trial", "block", "repetition", "site", "kind", "feedback",
+                  "target_low_N", "target_high_N", "target_N", "target_hold_s", "outcome", "hold", "force_N",
+                  "force_error_N", "duration_s", "time_error_s", "score")
+
+
+def write_trials_csv(path, sessions: list[SessionGrade]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(TRIALS_COLUMNS)
+        for s in sessions:
+            for t in s.trials:
+                band = t.target_band_N or (None, None)
+                w.writerow(spreadsheet_row(
+                    [s.student, s.label, s.program, t.trial, t.block, t.repetition, t.site, t.kind, t.feedback,
+                     _r(band[0]), _r(band[1]), _r(t.target_N), _r(t.target_hold_s), t.outcome,
+                     "" if t.hold is None else t.hold, _r(t.force_N), _r(t.force_error_N), _r(t.duration_s),
+                     _r(t.time_error_s), _r(t.score, 1)]))
+
+
 def _r(v, digits: int = 3):
     return "" if v is None else round(v, digits)
 
@@ -332,6 +403,8 @@ def write_report(out_dir, sessions: list[SessionGrade], students: list[StudentGr
             fh.write(_session_page(s, rubric, st_pages))
     write_gradebook(os.path.join(out_dir, "gradebook.csv"), sessions, rubric)
     write_holds_csv(os.path.join(out_dir, "holds.csv"), sessions)
+    if any(s.trials for s in sessions):
+        write_trials_csv(os.path.join(out_dir, "trials.csv"), sessions)
     with open(os.path.join(out_dir, "rubric.json"), "w", encoding="utf-8") as fh:
         json.dump({"source": rubric.source, **rubric.to_dict()}, fh, indent=2)
         fh.write("\n")

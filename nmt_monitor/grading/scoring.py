@@ -115,6 +115,8 @@ class HoldGrade:
     tolerance_N: float | None = None
     hold_window_s: tuple[float, float] = (0.0, 0.0)
     notes: list[str] = field(default_factory=list)
+    #: the program trial this hold is (e.g. "3 retention"; "" outside a program)
+    trial: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -144,6 +146,15 @@ class SessionGrade:
     label: str = ""  # short unique name (set by the caller; default: file stem)
     page: str = ""  # unique file stem of its page and pictures (set by the caller)
     settings_changes: list[dict] = field(default_factory=list)  # time_s, field, value, previous
+    #: a training program's trials, judged (grading.motor); empty without a program
+    trials: list = field(default_factory=list)
+    program: str = ""  # the program's name
+
+    def motor(self) -> list:
+        """CE, AE and VE of force and hold time per kind of trial (``grading.motor.MotorErrors``)."""
+        from nmt_monitor.grading.motor import summarise
+
+        return summarise(self.trials)
 
     @property
     def graded(self) -> bool:
@@ -186,6 +197,12 @@ class StudentGrade:
     def scores(self) -> list[float]:
         """Scores of the graded sessions, in time order."""
         return [s.score for s in self.sessions if s.graded]
+
+    def motor(self) -> list:
+        """CE, AE and VE per kind of trial over all this student's program sessions."""
+        from nmt_monitor.grading.motor import summarise
+
+        return summarise([t for s in self.sessions for t in s.trials])
 
     def subskill_means(self) -> dict[str, float | None]:
         """Each sub-skill's mean over the holds of the graded sessions (0..1; None: never scored)."""
@@ -409,6 +426,12 @@ def score_session(rubric: Rubric, recording, analysis=None) -> SessionGrade:
         holds.append(score_hold(rubric, i, h, t, f, rate, settings.band(rubric, h.start_s)[0],
                                 hold_window(rubric, settings.at("target_hold_s", h.end_s)), h_tol, len(eps),
                                 bands=bands, over_s=over_s))
+    from nmt_monitor.grading.motor import grade_trials
+
+    trials = grade_trials(list(getattr(recording, "trials", None) or []), analysis.holds, holds)
+    for tr in trials:
+        if tr.hold is not None:
+            holds[tr.hold - 1].trial = f"{tr.trial} {tr.kind}"
     outside = [ep for ep in analysis.over_tolerance if not any(_overlaps(ep, h) for h in analysis.holds)]
     outside_s = float(sum(ep.duration_s for ep in outside))
     outside_pen, outside_fail = _penalty(rubric, outside_s, len(outside)) if outside else (0.0, False)
@@ -446,7 +469,8 @@ def score_session(rubric: Rubric, recording, analysis=None) -> SessionGrade:
         band_N=band, band_source=band_source, hold_window_s=window, holds=holds,
         outside_over_tolerance_s=outside_s, outside_episodes=len(outside), outside_penalty=outside_pen,
         score=score, passed=None if score is None else score >= rubric.pass_score, notes=notes,
-        label=os.path.splitext(os.path.basename(recording.source))[0], settings_changes=changes)
+        label=os.path.splitext(os.path.basename(recording.source))[0], settings_changes=changes, trials=trials,
+        program=str((getattr(recording, "program", None) or {}).get("name") or ""))
 
 
 def _session_key(s: SessionGrade):

@@ -102,9 +102,14 @@ class Visibility:
 
 
 def feedback_visibility(mode: str, force_n: float | None, band: tuple[float, float] | None,
-                        in_hold: bool) -> Visibility:
+                        in_hold: bool, program=None) -> Visibility:
     """What the screen may show in a feedback mode. Over-tolerance is never hidden (the
-    client's safety); the hold timer is always shown (time, not force)."""
+    client's safety); the hold timer is shown (time, not force), except in a program's trial
+    without a countdown (``program``: a ``ProgramView``), where the student judges the time."""
+    if program is not None and in_hold and not program.countdown and program.phase in ("hold", "release"):
+        vis = feedback_visibility(mode, force_n, band, in_hold)
+        return Visibility(vis.force, vis.metrics, vis.drift_alert, vis.reason or "the student judges the time",
+                          timer=False)
     if mode == "faded":
         inside = band is not None and force_n is not None and band[0] <= force_n <= band[1]
         if inside:

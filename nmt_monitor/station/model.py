@@ -100,6 +100,7 @@ class Frame:
     metadata: object = None  # the session's SessionMetadata (client, tip, targets ...)
     over_crossed_s: float | None = None  # the last over-tolerance: where the force crossed the tolerance
     over_started_s: float | None = None  # ... and where the hold engine raised it (data time)
+    program: object = None  # program.ProgramView: where a training program is (None: no program)
 
 
 class RecorderWriter:
@@ -137,6 +138,12 @@ class RecorderWriter:
     def mark(self, kind: str, text: str = "") -> None:
         clock = getattr(self.recorder, "clock", time.time)
         self._put("mark", kind, text, float(clock()))  # the time of the key press, not of the write
+
+    def set_program(self, program: dict) -> None:
+        self._put("set_program", dict(program))
+
+    def add_trial(self, trial: dict) -> None:
+        self._put("add_trial", dict(trial))
 
     def update_session(self, changes: dict, host_time_s: float | None = None) -> None:
         """Queued in order with the samples: the change applies from ``host_time_s`` on."""
@@ -201,6 +208,8 @@ class SessionModel:
         self.scorer = scorer  # scorer(hold, time_s, force_n, metadata, episodes) -> score (station.scoring)
         #: called (on the acquisition thread, no lock held) after a batch that raised a new alert
         self.on_alert: Callable[[], None] | None = None
+        self.program = None  # program.Program being run (set_program)
+        self.runner = None  # program.ProgramRunner
         self.sinks: list = []
         self._sink_lock = threading.Lock()
         self._out_items: list = []  # for the sinks: what came in, and what the engine said
@@ -265,6 +274,11 @@ class SessionModel:
         self.over_seq = 0
         self.drift_seq = 0
         self.samples = 0
+        self.trial_records: list = []
+        if getattr(self, "program", None) is not None:  # a replay's seek: the program starts again
+            from nmt_monitor.program import ProgramRunner
+
+            self.runner = ProgramRunner(self.program, self.metadata.tolerance_N)
 
     def reset(self) -> None:
         with self._lock:
@@ -320,6 +334,8 @@ class SessionModel:
         self.samples += t.size
         self.buffer.append(t, f)
         self._handle(self.engine.feed(t, f))
+        if self.runner is not None:
+            self._program_tick()
         self._arrivals.append((arrival, float(block.host_time_s[-1])))
 
     def _ingest_event(self, event: LinkEvent) -> None:
@@ -370,7 +386,10 @@ class SessionModel:
     def _handle(self, events) -> None:
         if events and self.sinks:
             self._out_events.extend(events)
+        runner = self.runner
         for ev in events:
+            if runner is not None and runner.started and ev.kind.startswith("hold_"):
+                self._program_actions(runner.on_event(ev, self._last_t))
             kind = ev.kind
             if kind == "hold_started":
                 self._over_at_hold_start = self.over_count - (1 if self.over_tolerance else 0)
@@ -412,6 +431,78 @@ class SessionModel:
             elif kind == "over_tolerance_ended":
                 self.over_tolerance = False
                 self.over_peak_n = ev.peak_N
+
+    # ---- a training program ---------------------------------------------------------------
+    def set_program(self, program) -> None:
+        """Run a training program (``nmt_monitor.program.Program``) from the next sample on:
+        each trial's target band, hold time and feedback mode apply as it begins (stored in a
+        recording as settings changes), and each trial is recorded as it ends. Raises
+        ``ProgramError`` (a target in % of a tolerance the session does not have)."""
+        from nmt_monitor.program import ProgramRunner
+
+        with self._lock:
+            runner = ProgramRunner(program, self.metadata.tolerance_N)
+            self.program, self.runner = program, runner
+            self.trial_records = []
+            if self.recorder is not None:
+                self.recorder.set_program(self.program_record())
+
+    def program_record(self) -> dict:
+        """The program as a recording stores it: its blocks, its text and the trials it laid out."""
+        from dataclasses import asdict
+
+        out = self.program.to_dict()
+        out["text"] = self.program.text
+        out["trials"] = [asdict(t) for t in self.runner.trials]
+        return out
+
+    def program_skip(self) -> bool:
+        """The instructor moves the program on (skip a trial, end a rest). False: no program."""
+        with self._lock:
+            if self.runner is None or not self.runner.started or self.runner.phase == "done":
+                return False
+            _, since = self._hold_elapsed(self._last_t)
+            self._program_actions(self.runner.skip(self._last_t, since))
+        self._dispatch()
+        return True
+
+    def _hold_elapsed(self, now: float) -> tuple[float | None, float | None]:
+        """(elapsed, start) of the running hold, frozen at a suspected end (as the screen shows it)."""
+        h = self.hold
+        if h is None:
+            return None, None
+        until = now if h["suspect_end_s"] is None else min(now, h["suspect_end_s"])
+        return max(0.0, until - h["start_s"]), h["start_s"]
+
+    def _program_tick(self) -> None:
+        runner, now = self.runner, self._last_t
+        elapsed, since = self._hold_elapsed(now)
+        if not runner.started:
+            self._program_actions(runner.start(now, since))
+        else:
+            self._program_actions(runner.tick(now, elapsed, since))
+
+    def _program_actions(self, actions) -> None:
+        """Apply what the program asks (lock held): the trial's targets and feedback mode, the
+        site, the finished trials into the recording."""
+        trial = actions.trial
+        if trial is not None:
+            changes = {}
+            if tuple(trial.target_band_n) != self.metadata.target_band_N:
+                changes["target_band_N"] = tuple(trial.target_band_n)
+            if trial.hold_s != self.metadata.target_hold_s:
+                changes["target_hold_s"] = trial.hold_s
+            self._apply(changes)
+            self.feedback = trial.feedback
+        if actions.site is not None:
+            if not self.metadata.site:
+                self._apply({"site": actions.site})
+            elif self.recorder is not None:
+                self.recorder.mark("site", actions.site)
+        for rec in actions.finished:
+            self.trial_records.append(rec)
+            if self.recorder is not None and self.time_origin is not None:
+                self.recorder.add_trial(rec.to_record(self.time_origin))
 
     def _score(self, hold) -> float | None:
         if self.scorer is None:
@@ -544,6 +635,8 @@ class SessionModel:
                 return self.recorder
             self.rec_warning = ""
             self.recorder = writer
+            if self.runner is not None:
+                writer.set_program(self.program_record())
             return writer
 
     def detach_recorder(self):
@@ -613,6 +706,7 @@ class SessionModel:
                 rec_pending=int(getattr(rec, "pending", 0)) if rec is not None else 0,
                 feedback=self.feedback, metadata=m, over_crossed_s=self.over_crossed_s,
                 over_started_s=self.over_started_s,
+                program=None if self.runner is None else self.runner.view(self._last_t, self._hold_elapsed(self._last_t)[0]),
             )
 
 

@@ -159,6 +159,8 @@ class SessionBuilder:
         self.calibration: dict = {}
         self.events: list[LinkEvent] = []
         self.markers: list[Marker] = []
+        self.program: dict | None = None  # the training program followed (PROGRAM record)
+        self.trials: list[dict] = []  # its trials as they ended (TRIAL records)
         self.end: dict | None = None
         self.n_samples = 0
         self.first_host = math.nan
@@ -220,6 +222,12 @@ class SessionBuilder:
             self.end = value
         elif kind == "settings":
             self._settings(value)
+        elif kind == "program":
+            if isinstance(value, dict):
+                self.program = value
+        elif kind == "trial":
+            if isinstance(value, dict):
+                self.trials.append(value)
         elif kind == "meta":
             pass
 
@@ -519,6 +527,100 @@ class SessionBuilder:
         )
         for name in ("holds", "over_tolerance"):
             f["intervals"][name].attrs["produced_by"] = f"/{L.ENGINE}"
+        if self.program is not None or self.trials:
+            self._write_program(holds)
+
+    def _write_program(self, holds: list) -> None:
+        """``general/program`` (what the program was) and ``intervals/trials`` (each trial as it
+        happened, with the row of ``intervals/holds`` that is its hold)."""
+        f, rel = self.f, self.start_epoch
+        gp = f.require_group(L.GENERAL_PROGRAM)
+        program = self.program or {}
+        gp.attrs["description"] = "the training program this session followed (nmt_monitor.program)"
+        for key, name in (("name", "name"), ("description", "program_description"), ("source", "source"),
+                          ("text", "text")):
+            value = program.get(key)
+            if isinstance(value, str):
+                gp.attrs[name] = value
+        gp.attrs["blocks_json"] = dumps_json(program.get("blocks") or []).decode("utf-8")
+        gp.attrs["trials_json"] = dumps_json(program.get("trials") or []).decode("utf-8")
+        rows = []
+        for tr in self.trials:
+            def num(key, default=math.nan):
+                v = tr.get(key)
+                return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
+                    else default
+
+            def rel_time(key):
+                v = num(key)
+                return v - rel if math.isfinite(v) else math.nan
+
+            band = tr.get("target_band_N") or [math.nan, math.nan]
+            band = [float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else math.nan
+                    for x in (list(band) + [math.nan, math.nan])[:2]]
+            row = {
+                "start_time": rel_time("start_host_time_s"), "stop_time": rel_time("stop_host_time_s"),
+                "trial": int(num("trial", -1)), "block": int(num("block", -1)), "repetition": int(num("repetition", -1)),
+                "site": str(tr.get("site") or ""), "label": str(tr.get("label") or ""),
+                "feedback": str(tr.get("feedback") or ""), "kind": str(tr.get("kind") or ""),
+                "countdown": 1 if tr.get("countdown") else 0,
+                "target_low_N": band[0], "target_high_N": band[1], "target_hold_s": num("target_hold_s"),
+                "hold_start_time": rel_time("hold_start_host_time_s"), "hold_stop_time": rel_time("hold_stop_host_time_s"),
+                "outcome": str(tr.get("outcome") or ""),
+            }
+            row["hold"] = _matching_hold(holds, row["hold_start_time"], row["hold_stop_time"], row["start_time"],
+                                         row["stop_time"])
+            rows.append(row)
+        rows.sort(key=lambda r: (r["start_time"], r["trial"]))
+        spec = {
+            "start_time": "trial start: the prompt to press, seconds since session_start_time",
+            "stop_time": "trial end: the hold released (or the trial skipped), seconds since session_start_time",
+            "trial": "trial number over the program, from 1",
+            "block": "block of the program, from 1",
+            "repetition": "repetition within the block, from 1",
+            "site": "(str) treatment site",
+            "label": "(str) the block's label",
+            "feedback": "(str) feedback mode: full | faded | blind",
+            "kind": "(str) practice | retention | transfer",
+            "countdown": "1 when the hold timer and the release bell were given",
+            "target_low_N": "target band, low end, N",
+            "target_high_N": "target band, high end, N",
+            "target_hold_s": "target hold time, s",
+            "hold_start_time": "the hold as the live engine saw it: start, seconds since session_start_time (NaN: none)",
+            "hold_stop_time": "... and end (NaN: none)",
+            "outcome": "(str) hold | skipped (the instructor moved on)",
+            "hold": "row of intervals/holds that is this trial's hold (from 0; -1: none)",
+        }
+        columns = {}
+        for name, desc in spec.items():
+            values = [r[name] for r in rows]
+            if desc.startswith("(str)"):
+                columns[name] = (values, desc)
+            elif name in ("trial", "block", "repetition", "countdown", "hold"):
+                columns[name] = (np.asarray(values, dtype=np.int64), desc)
+            else:
+                columns[name] = (np.asarray(values, dtype=np.float64), desc)
+        write_table(f.require_group("intervals"), "trials", columns,
+                    "The trials of the training program (general/program): targets, feedback mode, kind, times "
+                    "and the hold of each.")
+
+
+def _matching_hold(holds: list, h0: float, h1: float, t0: float, t1: float) -> int:
+    """The row of ``holds`` that is a trial's hold: the one overlapping the hold the live engine
+    saw the most, else the first starting inside the trial; -1 when none."""
+    best, best_overlap = -1, 0.0
+    if math.isfinite(h0) and math.isfinite(h1):
+        for i, h in enumerate(holds):
+            overlap = min(h.end_s, h1) - max(h.start_s, h0)
+            if overlap > best_overlap:
+                best, best_overlap = i, overlap
+        if best >= 0:
+            return best
+    if math.isfinite(t0) and math.isfinite(t1):
+        for i, h in enumerate(holds):
+            if t0 <= h.start_s <= t1:
+                return i
+    return -1
 
 
 def _hold_columns(holds: list) -> dict:

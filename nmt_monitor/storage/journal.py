@@ -23,6 +23,10 @@ Record types:
 - ``SETTINGS`` (JSON): session metadata changed while recording ``{"host_time_s", "set_at_s",
   "changes": {field: new value}}``; the new values apply to samples from ``host_time_s`` on
   (``set_at_s``: when the user saved them). Journals from before this record type still read.
+- ``PROGRAM`` (JSON): the training program the session follows (name, description, blocks,
+  its TOML text, the trials it laid out); written when recording starts with a program.
+- ``TRIAL`` (JSON): one trial of the program as it ended (its targets, feedback mode, kind,
+  host times of its start, of its hold and of its end, and its outcome).
 
 A reader accepts records up to the first one that is incomplete or fails its CRC (a torn tail
 after a crash) and reports where it stopped; nothing after a bad record is trusted.
@@ -52,6 +56,8 @@ RECORD_EVENT = 4
 RECORD_MARKER = 5
 RECORD_END = 6
 RECORD_SETTINGS = 7
+RECORD_PROGRAM = 8
+RECORD_TRIAL = 9
 RECORD_NAMES = {
     RECORD_META: "meta",
     RECORD_SENSOR: "sensor",
@@ -60,6 +66,8 @@ RECORD_NAMES = {
     RECORD_MARKER: "marker",
     RECORD_END: "end",
     RECORD_SETTINGS: "settings",
+    RECORD_PROGRAM: "program",
+    RECORD_TRIAL: "trial",
 }
 _HEADER = struct.Struct("<BBHII")
 _BLOCK_HEADER = struct.Struct("<IiB3x")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 SCHEMA_NAME = "nmt-monitor-session"
 #: Bump the minor for additions readers may ignore, the major for anything that breaks them.
-SCHEMA_VERSION = "1.0"
+#: 1.1: general/program and intervals/trials (training programs).
+SCHEMA_VERSION = "1.1"
 
 CHUNK_SAMPLES = 32768  # per 1-D sample dataset chunk (pitfall 10: 8-64 k elements)
 WRITE_BATCH_SAMPLES = 65536  # samples gathered before an HDF5 append (and an engine feed)
@@ -22,6 +23,8 @@ OVER_TOLERANCE = "intervals/over_tolerance"
 INVALID_TIMES = "intervals/invalid_times"
 ENGINE = "processing/hold_engine"
 SETTINGS_CHANGES = "acquisition/settings_changes"
+TRIALS = "intervals/trials"
+GENERAL_PROGRAM = "general/program"
 GENERAL_SESSION = "general/session"
 GENERAL_SENSOR = "general/sensor"
 GENERAL_CALIBRATION = "general/calibration"

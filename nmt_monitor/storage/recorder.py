@@ -7,6 +7,8 @@
     for item in items: rec.add(item)       # SampleBlock or LinkEvent, in arrival order
     rec.mark("discomfort")                 # markers: discomfort, release_felt, site, note
     rec.update_session({"therapist": "Ana"})  # setup changed while recording (applies from now on)
+    rec.set_program(program_dict)          # a training program (nmt_monitor.program) and its trials
+    rec.add_trial(trial_dict)              # ... each trial as it ends
     rec.tick()                             # call now and then: syncs the journal ~once a second
     path = rec.finish()                    # the .h5 (journal removed once the file is safe)
 
@@ -34,8 +36,10 @@ from nmt_monitor.storage.journal import (
     RECORD_END,
     RECORD_MARKER,
     RECORD_META,
+    RECORD_PROGRAM,
     RECORD_SENSOR,
     RECORD_SETTINGS,
+    RECORD_TRIAL,
     JournalError,
     JournalReader,
     JournalWriter,
@@ -333,6 +337,18 @@ class Recorder:
         self._write(encode_json_record(RECORD_SETTINGS, change.to_json()), ("settings", change))
         return change
 
+    def set_program(self, program: dict) -> None:
+        """The training program this session follows (``SessionModel.program_record``): stored
+        in ``general/program``."""
+        value = dict(program)
+        self._write(encode_json_record(RECORD_PROGRAM, value), ("program", value))
+
+    def add_trial(self, trial: dict) -> None:
+        """One trial of the program, as it ended (``TrialRecord.to_record``): a row of
+        ``intervals/trials``."""
+        value = dict(trial)
+        self._write(encode_json_record(RECORD_TRIAL, value), ("trial", value))
+
     def tick(self) -> None:
         """Sync the journal if a second has passed since the last sync; cheap to call often."""
         if self.failure is None and self._journal is not None:
@@ -472,6 +488,10 @@ class Recorder:
                 records.append(encode_json_record(RECORD_SENSOR, value))
             elif kind == "settings":
                 records.append(encode_json_record(RECORD_SETTINGS, value.to_json()))
+            elif kind == "program":
+                records.append(encode_json_record(RECORD_PROGRAM, value))
+            elif kind == "trial":
+                records.append(encode_json_record(RECORD_TRIAL, value))
             elif kind == "end":
                 records.append(encode_json_record(RECORD_END, value))
         candidates = [self.path.parent, Path(tempfile.gettempdir()), Path.home()]

@@ -41,6 +41,13 @@ class Session:
     #: settings changed while recording, in time order: time_s, field, value, previous (decoded);
     #: ``metadata`` has the final values
     settings_changes: list[dict] = field(default_factory=list)
+    #: the training program followed (general/program: name, program_description, source, text,
+    #: blocks); {} when none
+    program: dict = field(default_factory=dict)
+    #: its trials (intervals/trials): start_s, end_s, trial, block, repetition, site, label, feedback,
+    #: kind, countdown, target_band_N, target_hold_s, hold_start_s, hold_end_s, outcome, hold (row of
+    #: ``holds`` or None)
+    trials: list[dict] = field(default_factory=list)
     # arrays: time_s, force_n, device_time_s, seq, segment, saturated, counts (if recorded)
 
     @property
@@ -147,6 +154,9 @@ _TABLES = {
     L.MARKERS: ({"timestamps": "num", "kind": "str", "text": "str"}, {}),
     L.LINK_EVENTS: ({"timestamps": "num", "kind": "str", "detail": "str"}, {}),
     L.SETTINGS_CHANGES: ({"timestamps": "num", "field": "str", "value": "str", "previous": "str"}, {}),
+    L.TRIALS: ({"start_time": "num", "stop_time": "num", "site": "str", "feedback": "str", "kind": "str",
+                "outcome": "str", "target_low_N": "num", "target_high_N": "num", "target_hold_s": "num"},
+               {"label": "str"}),
 }
 #: Session metadata with a required type (general/session attributes).
 _META_NUMBERS = ("tolerance_N", "target_hold_s", "tip_area_cm2")
@@ -364,6 +374,17 @@ def read_session(cs: CheckedSession, arrays: bool | tuple[str, ...] = True) -> S
         except (json.JSONDecodeError, RecursionError):
             detail = {"raw": r["detail"]}
         events.append({"time_s": r["timestamps"], "kind": r["kind"], "detail": detail})
+    trials = [_trial(_nan_to_none(r)) for r in _table(f, L.TRIALS, path, budget)]
+    program = {}
+    group = U.group(f, L.GENERAL_PROGRAM, path, required=False)
+    if group is not None:
+        program = U.attributes(group, L.GENERAL_PROGRAM, path)
+        try:
+            blocks = json.loads(program.pop("blocks_json", "[]"))
+        except (TypeError, json.JSONDecodeError, RecursionError):
+            blocks = []
+        program["blocks"] = [b for b in blocks if isinstance(b, dict)] if isinstance(blocks, list) else []
+        program.pop("trials_json", None)
     out: dict[str, np.ndarray] = {}
     for name in wanted:
         key = "counts" if name == "counts" else _ARRAYS[name]
@@ -381,7 +402,24 @@ def read_session(cs: CheckedSession, arrays: bool | tuple[str, ...] = True) -> S
     return Session(path=path, schema_version=cs.version, attrs=cs.attrs, metadata=meta, sensor=sensor,
                    calibration=calibration, engine=engine, holds=holds, over_tolerance=over,
                    invalid_times=invalid, markers=markers, link_events=events, arrays=out,
-                   settings_changes=changes)
+                   settings_changes=changes, program=program, trials=trials)
+
+
+def _trial(row: dict) -> dict:
+    """A row of intervals/trials in the reader's names (times ``start_s``/``end_s`` as holds have)."""
+    out = {"start_s": row.pop("start_time"), "end_s": row.pop("stop_time")}
+    lo, hi = row.pop("target_low_N"), row.pop("target_high_N")
+    out["target_band_N"] = None if lo is None or hi is None else (float(lo), float(hi))
+    out["hold_start_s"] = row.pop("hold_start_time", None)
+    out["hold_end_s"] = row.pop("hold_stop_time", None)
+    hold = row.pop("hold", None)
+    out["hold"] = None if hold is None or hold < 0 else int(hold)
+    for key in ("trial", "block", "repetition"):
+        if row.get(key) is not None:
+            row[key] = int(row[key])
+    row["countdown"] = bool(row.get("countdown"))
+    out.update(row)
+    return out
 
 
 def _setting(name: str, text: str, what: str, path):

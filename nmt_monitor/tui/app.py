@@ -91,6 +91,7 @@ class StationsApp(App):
         self.quitting = False
         self._exit_code = 0  # a signal's exit code (SIGTERM 143, SIGHUP 129)
         self._seen: dict[int, tuple[int, int]] = {}  # per station: the alerts already rung for
+        self._program_seen: dict[int, int] = {}  # per station: the program steps already rung for
         self.frames_drawn = 0
         self.last_frame: Frame | None = None
         self._arrivals: list = []
@@ -144,6 +145,10 @@ class StationsApp(App):
         over, drift = self._seen.get(key, (0, 0))
         ring = frame.over_seq > over or (frame.drift_seq > drift and drift_shown)
         self._seen[key] = (frame.over_seq, frame.drift_seq)
+        if frame.program is not None:  # a training program rings at each of its steps
+            step = self._program_seen.get(key, 0)
+            ring = ring or frame.program.seq > step
+            self._program_seen[key] = frame.program.seq
         if ring and self.use_bell:
             self.bell()
         if self.probe is not None:
@@ -250,7 +255,8 @@ class StationsApp(App):
 
 class MonitorApp(StationsApp):
     """One station's monitor. ``source``: a ``SampleSource`` (its ``kind`` says live or
-    replay); ``clock``: seconds (tests pass a ``MockClock``)."""
+    replay); ``clock``: seconds (tests pass a ``MockClock``); ``program``: a training program
+    to guide (``nmt_monitor.program.Program``); ``scorer``: scores each hold as it ends."""
 
     def __init__(
         self,
@@ -267,10 +273,13 @@ class MonitorApp(StationsApp):
         feedback: str = "full",
         probe: LatencyProbe | None = None,
         bell: bool = True,
+        program=None,
+        scorer=None,
     ) -> None:
         from nmt_monitor.storage import SessionMetadata
 
-        station = Station(source, metadata or SessionMetadata(), clock=clock, recorder_factory=recorder_factory)
+        station = Station(source, metadata or SessionMetadata(), clock=clock, recorder_factory=recorder_factory,
+                          scorer=scorer)
         super().__init__([station], clock=clock, fps=fps, window_s=window_s, unit=unit,
                          tip_area_cm2=station.model.metadata.tip_area_cm2, probe=probe, bell=bell)
         self.station = station
@@ -278,6 +287,8 @@ class MonitorApp(StationsApp):
         self.source = source
         self.kind = station.kind
         station.model.set_feedback(feedback if feedback in FEEDBACK_MODES else "full")
+        if program is not None:  # a training program (nmt_monitor.program): it sets the feedback mode per trial
+            station.model.set_program(program)
         self.recorder_factory = recorder_factory
         self.record_at_start = record
         self.recovery_dir = recovery_dir

@@ -40,9 +40,12 @@ from .widgets import (
     TraceView,
     alert_message,
     force_class,
+    ProgramPanel,
     gauge_state,
     hold_state,
     is_stale,
+    program_state,
+    program_words,
     y_range,
 )
 
@@ -162,6 +165,8 @@ class StationTile(Widget, can_focus=True):
     StationTile > #tile-hold { height: 4; display: none; }
     StationTile > TraceView { display: none; min-height: 3; }
     StationTile > LastHold { display: none; }
+    StationTile > ProgramPanel { display: none; }
+    StationTile.-program.-medium > ProgramPanel, StationTile.-program.-large > ProgramPanel { display: block; }
     StationTile.-roomy > LastHold { display: block; }
     StationTile.-medium > #tile-hold { display: block; }
     StationTile.-large > #tile-top { display: block; }
@@ -192,6 +197,7 @@ class StationTile(Widget, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Headline()
+        yield ProgramPanel()
         with Horizontal(id="tile-top"):
             yield ForceDigits("")
             yield HoldPanel(id="tile-top-hold")
@@ -209,6 +215,7 @@ class StationTile(Widget, can_focus=True):
         self._alert = self.query_one(AlertLine)
         self._hold = self.query_one("#tile-hold", HoldPanel)
         self._last = self.query_one(LastHold)
+        self._program = self.query_one(ProgramPanel)
         self._trace = self.query_one(TraceView)
 
     @property
@@ -234,11 +241,15 @@ class StationTile(Widget, can_focus=True):
         alert and the border); returns what the tile may show."""
         st = self.station
         status = st.status()
-        vis = feedback_visibility(frame.feedback, frame.force_n, frame.target_band_n, frame.hold is not None)
+        vis = feedback_visibility(frame.feedback, frame.force_n, frame.target_band_n, frame.hold is not None,
+                                  frame.program)
         stale = is_stale(frame, st.kind)
         forced = vis.force and frame.force_n is not None and not stale
         cls = force_class(frame.force_n, frame.target_band_n, frame.tolerance_n) if forced else "hidden"
         value = units.fmt(frame.force_n, unit=False) if forced else "--.-"
+        self.set_class(frame.program is not None, "-program")
+        program = program_state(frame.program, units)
+        self._program.state = program
         last = frame.last_hold
         score = f"last {last.score:.0f}" if (last is not None and last.score is not None and frame.hold is None
                                               and vis.force) else ""
@@ -251,7 +262,13 @@ class StationTile(Widget, can_focus=True):
             if with_trace:
                 self._trace.show(frame, units, vis, self.WINDOW_S, "no data …" if stale and frame.data_age_s else "")
         else:
-            timer, timer_style = timer_text(frame, vis, stale) if size == "small" else ("", "")
+            if frame.program is not None and size in ("small", "roomy"):  # no room for the program's line
+                timer, timer_style = program_words(program)
+                timer = f"{frame.program.trial}/{frame.program.trials} {timer}"
+            elif size in ("small", "roomy"):
+                timer, timer_style = timer_text(frame, vis, stale)
+            else:
+                timer, timer_style = "", ""
             self._headline.state = HeadlineState(value, units.unit, cls, timer, timer_style, score)
             if size == "medium":
                 self._hold.state = hold_state(frame, units, vis, stale)

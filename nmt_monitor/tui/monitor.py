@@ -28,6 +28,7 @@ from .widgets import (
     HoldsState,
     HoldsTable,
     LabelState,
+    ProgramPanel,
     ReadoutLabel,
     ReadoutState,
     StatusBar,
@@ -40,6 +41,7 @@ from .widgets import (
     gauge_state,
     hold_state,
     is_stale,
+    program_state,
 )
 
 BAND_STEP_N = 1.0
@@ -63,6 +65,7 @@ LONG_HELP = {
     "speed(2)": "double speed",
     "help": "this help",
     "app.quit": "quit (finishes the recording)",
+    "skip": "program: on to the next step (skip a trial, end a rest)",
     "back": "back to the class grid",
 }
 _KEY_NAMES = {"left_square_bracket": "[", "right_square_bracket": "]", "question_mark": "?", "full_stop": ".",
@@ -109,6 +112,7 @@ class MonitorScreen(Screen):
             yield ForceDigits("", id="force")
             yield ReadoutLabel(id="force-label")
             yield HoldPanel(id="hold")
+        yield ProgramPanel(id="program")
         yield Gauge(id="gauge")
         yield AlertLine(id="alert")
         yield TraceView(id="trace")
@@ -117,7 +121,7 @@ class MonitorScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self._w = {w.id: w for w in self.query("#title, #force, #force-label, #hold, #gauge, #alert, "
+        self._w = {w.id: w for w in self.query("#title, #force, #force-label, #hold, #program, #gauge, #alert, "
                                                 "#trace, #holds, #status")}
 
     # ---- a frame ----------------------------------------------------------------------------
@@ -130,7 +134,8 @@ class MonitorScreen(Screen):
         frame = st.model.snapshot(self.window_s)
         self.last_frame = frame
         status = st.status()
-        vis = feedback_visibility(frame.feedback, frame.force_n, frame.target_band_n, frame.hold is not None)
+        vis = feedback_visibility(frame.feedback, frame.force_n, frame.target_band_n, frame.hold is not None,
+                                  frame.program)
         stale = is_stale(frame, self.kind)
         u = units.copy()
         rec = frame.recording
@@ -144,6 +149,9 @@ class MonitorScreen(Screen):
                                           cls if forced else "hidden")
         w["force-label"].state = LabelState(cls, u, frame.target_band_n, frame.tolerance_n, vis.force, stale)
         w["hold"].state = hold_state(frame, u, vis, stale)
+        if (frame.program is not None) != w["program"].display:
+            w["program"].display = frame.program is not None  # a program: one line more (a layout, once)
+        w["program"].state = program_state(frame.program, u)
         w["gauge"].state = gauge_state(frame, u, forced)
         w["alert"].state = alert_message(frame, u, vis, stale=stale, reveal_drift=frame.feedback == "blind")
         w["trace"].show(frame, u, vis, self.window_s, self.trace_status(frame, status, stale))
@@ -253,6 +261,12 @@ class LiveActions:
         if self.station.tare():
             self.app.notify("tare sent to the sensor")
 
+    def action_skip(self) -> None:
+        if self.model.program_skip():
+            self.app.notify("program: next step", timeout=2)
+        else:
+            self.app.notify("no training program running (live --program FILE)", severity="warning")
+
     def action_mark(self, kind: str) -> None:
         label = {"discomfort": "client discomfort", "release_felt": "release felt"}.get(kind, kind)
         if self.model.mark(kind):
@@ -262,7 +276,8 @@ class LiveActions:
 
 
 _LIVE_KEYS = (("r", "record", "Rec"), ("t", "tare", "Tare"), _UNITS, _MODE, ("d", "mark('discomfort')", "Discomfort"),
-              ("f", "mark('release_felt')", "Felt"), _BAND_DOWN, _BAND_UP, _SETUP)
+              ("f", "mark('release_felt')", "Felt"), _BAND_DOWN, _BAND_UP, _SETUP,
+              ("n", "skip", "Next", {"show": False}))
 
 
 class LiveScreen(LiveActions, MonitorScreen):

@@ -659,6 +659,79 @@ def cells_to_runs(codes: np.ndarray, fg: np.ndarray, band_bg: bool) -> tuple[tup
     return tuple((text[a:b], (_FG[int(fg[a])] + bg).strip()) for a, b in zip(starts.tolist(), ends.tolist()))
 
 
+# --------------------------------------------------------------------------- program bar
+
+@dataclass(frozen=True)
+class ProgramState:
+    """Where a training program is (``ProgramView``, the remaining time in whole seconds)."""
+
+    view: object = None  # ProgramView | None
+    remaining: int | None = None
+    units: Units = Units()
+
+
+def program_state(view, units: Units) -> ProgramState:
+    if view is None:
+        return ProgramState()
+    remaining = None if view.remaining_s is None else int(-(-view.remaining_s // 1))  # whole seconds, rounded up
+    return ProgramState(view, remaining, units)
+
+
+_PHASE_STYLE = {"press": "bold reverse bright_green", "hold": "bold reverse bright_cyan",
+                "release": "bold reverse bright_green", "rest": "bold reverse grey70", "done": "bold reverse"}
+
+
+def program_words(state: ProgramState) -> tuple[str, str]:
+    """(what to do now, its style): PRESS at the site, HOLD 12 s, RELEASE, REST 7 s, DONE."""
+    v = state.view
+    if v.phase == "press":
+        text = f"PRESS at {v.next_site}" if v.next_site else "PRESS"
+    elif v.phase == "hold":
+        text = f"HOLD {state.remaining} s" if v.countdown and state.remaining is not None else \
+            f"HOLD — release at {v.hold_s:g} s, by feel"
+    elif v.phase == "release":
+        text = "RELEASE"
+    elif v.phase == "rest":
+        text = f"REST {state.remaining} s" if state.remaining is not None else "REST"
+        if v.next_site:
+            text += f" — next: {v.next_site}"
+    else:
+        text = "PROGRAM DONE"
+    return text, _PHASE_STYLE.get(v.phase, "bold")
+
+
+def render_program(state: ProgramState, width: int) -> Text:
+    """`` HOLD 12 s  trial 3/6 · target 30–42 N, 20 s · upper trapezius L · practice, full · name``;
+    on a short line the program's name goes first, then the kind, then the site."""
+    out = Text(no_wrap=True, overflow="ellipsis")
+    v = state.view
+    if v is None:
+        return out
+    text, style = program_words(state)
+    if v.phase == "done":
+        out.append(f" {text} ", style)
+        out.append(f"  {v.trials} trials · {v.name}", "dim")
+        return out
+    parts = [(f" {text} ", style), (f"  trial {v.trial}/{v.trials}", "bold"),
+             (f" · target {state.units.fmt_band(v.target_band_n)}, {v.hold_s:g} s", ""), (f" · {v.site}", ""),
+             (f" · {v.kind}, {v.feedback}", ""), (f" · {v.name}", "dim")]
+    while len(parts) > 3 and sum(len(t) for t, _ in parts) > width:
+        parts.pop()
+    for t, st in parts:
+        out.append(t, st)
+    return out
+
+
+class ProgramPanel(Widget):
+    """One line: what the training program asks now, the trial, its site, kind and targets."""
+
+    DEFAULT_CSS = "ProgramPanel { height: 1; }"
+    state: reactive[ProgramState] = reactive(ProgramState, layout=False)
+
+    def render(self) -> Text:
+        return render_program(self.state, self.size.width)
+
+
 # ----------------------------------------------------------------------------- holds table
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ def test_readable_with_plain_h5py_without_nmt_monitor(session_file, tmp_path):
                             text=True, cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
-    assert out["schema_version"] == "1.0"
+    assert out["schema_version"] == "1.1"
     assert out["max_counts_vs_force"] < 1e-4
     assert out["client"] == "Client 7" and out["tolerance"] == 60.0
     assert out["markers"] == ["", "upper trapezius L", "client relaxed — good"]

@@ -1,0 +1,58 @@
+"""A training program's trials in the session file: written at the end, kept by a recovery
+after a crash, readable with plain h5py."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from nmt_monitor.storage import Recorder, SessionMetadata, open_session, recover_all
+
+from tests.tui.synth import EPOCH, blocks, hold_trace
+
+
+def trial(number, kind, start, stop, hold=(None, None)):
+    return {"trial": number, "block": 1 if kind == "practice" else 2, "repetition": number, "site": "trap L",
+            "label": "", "feedback": "full" if kind == "practice" else "blind", "kind": kind,
+            "countdown": kind == "practice", "target_band_N": [30.0, 40.0], "target_hold_s": 10.0,
+            "start_host_time_s": EPOCH + start, "stop_host_time_s": EPOCH + stop,
+            "hold_start_host_time_s": None if hold[0] is None else EPOCH + hold[0],
+            "hold_stop_host_time_s": None if hold[1] is None else EPOCH + hold[1], "hold_mean_N": 35.0,
+            "outcome": "hold" if hold[0] is not None else "skipped"}
+
+
+def record(tmp_path, crash: bool):
+    rec = Recorder(tmp_path, SessionMetadata(therapist="Ana", tolerance_N=60.0), clock=lambda: EPOCH)
+    rec.set_program({"name": "p", "description": "d", "source": "p.toml", "text": "name = 'p'",
+                     "blocks": [{"site": "trap L"}], "trials": []})
+    t, f = hold_trace(level_n=35.0, hold_s=12.0, rate_hz=200.0)
+    for b in blocks(t, f):
+        rec.add(b)
+    rec.add_trial(trial(1, "practice", 0.0, 16.0, hold=(3.0, 15.0)))
+    rec.add_trial(trial(2, "retention", 16.5, 17.0))
+    if crash:
+        rec.close()  # the journal stays, as after a crash
+        (result,) = recover_all(tmp_path)
+        return result.path
+    return rec.finish()
+
+
+def check(path):
+    s = open_session(path, arrays=False)
+    assert s.program["name"] == "p" and s.program["text"] == "name = 'p'" and s.program["blocks"] == [{"site": "trap L"}]
+    assert [(tr["trial"], tr["kind"], tr["outcome"], tr["hold"]) for tr in s.trials] == [
+        (1, "practice", "hold", 0), (2, "retention", "skipped", None)]
+    assert s.trials[0]["target_band_N"] == (30.0, 40.0) and s.trials[0]["start_s"] == 0.0
+    with h5py.File(path, "r") as f:  # plain h5py
+        tr = f["intervals/trials"]
+        assert tr.attrs["n_rows"] == 2 and list(tr["kind"].asstr()[:]) == ["practice", "retention"]
+        assert np.isnan(tr["hold_start_time"][1]) and tr["hold"][1] == -1
+        assert f["general/program"].attrs["name"] == "p"
+
+
+def test_trials_in_the_finished_file(tmp_path):
+    check(record(tmp_path, crash=False))
+
+
+def test_trials_survive_a_crash(tmp_path):
+    check(record(tmp_path, crash=True))
