@@ -687,7 +687,7 @@ def program_words(state: ProgramState) -> tuple[str, str]:
     if v.phase == "press":
         text = f"PRESS at {v.next_site}" if v.next_site else "PRESS"
     elif v.phase == "hold":
-        text = f"HOLD {state.remaining} s" if v.countdown and state.remaining is not None else \
+        text = f"HOLD {state.remaining} s left" if v.countdown and state.remaining is not None else \
             f"HOLD — release at {v.hold_s:g} s, by feel"
     elif v.phase == "release":
         text = "RELEASE"
