@@ -2,14 +2,20 @@
 
 Pipeline (docs/metrics.md has the reasons):
 
-1. samples -> 20 ms bin means (``Binner``; any input rate, non-uniform time). Gaps up to
-   ``max_gap_s`` are bridged (filters see the last value; metrics skip those bins); a longer
-   gap ends a segment: the hold in progress ends, the filters restart, nothing is invented.
+1. samples -> 20 ms bin means (``Binner``; any input rate, time that may repeat but never goes
+   back). Empty bins within the data's own sampling interval (a 10 Hz gauge) are interpolated
+   and count as data (``SampleSpacing``); beyond it they are missing (filters see the last
+   value, metrics skip them); a gap over ``max_gap_s`` ends a segment: the hold in progress
+   ends, the filters restart, nothing is invented.
 2. two causal 2nd-order Butterworth low-passes with carried state: ``s`` (2 Hz) for hold
    decisions, ``f`` (6 Hz, ~40 ms delay) for tolerance and target band.
-3. an explicit state machine (IDLE / HOLD) evaluated vectorised over each chunk: Python
-   only runs per state change, per event and per chunk, never per sample.
-4. hold boundaries are refined on the buffered past (a centred 0.1 s moving average), using
+3. the zero, learnt from the signal while no hold is in progress (``ZeroTracker``: quiet,
+   flat stretches that could not be a hold), and written per bin, so tolerance and every
+   band are judged on net force.
+4. an explicit state machine (IDLE / HOLD) evaluated vectorised over blocks of bins: Python
+   only runs per state change, per event and per block, never per sample. Every band is
+   relative to the level, floored by the sensor's own noise (``HoldEngine._band``).
+5. hold boundaries are refined on the buffered past (a centred 0.1 s moving average), using
    only data up to the moment of decision, so live and offline give identical results.
 """
 
@@ -509,7 +515,6 @@ class HoldEngine:
         return c + 1
 
     def _start_hold(self, c: int) -> None:
-        p = self.params
         b = self.bins
         W = b.settle
         self._zero.break_run()
@@ -598,8 +603,8 @@ class HoldEngine:
 
     # ------------------------------------------------------------------ HOLD
     def _exit(self, h: _HoldState, k: int, q: int) -> _ExitTest:
-        """Excursion / motion test over [k, q) against the level ``exit_lookback`` earlier."""
-        p = self.params
+        """The tests that end a hold, over [k, q): excursion (release or step), motion, and the
+        force found quiet at the unloaded level; the first to be confirmed wins."""
         ks = np.arange(k, q)
         anc = np.maximum(ks - self.bins.exit_lookback, h.detected)
         A = self._buf.s[anc - self._buf.base]
@@ -861,15 +866,17 @@ class HoldEngine:
             w0, w1 = max(start, c - b.one_second), c + 1
         if end < 0:
             end = max(start, e0 - b.tenth_second)
-        # the change itself begins where the force last turned towards it: walk back from e0
-        # while the force keeps moving that way (a plateau that wanders by 5-10 %, as real
-        # pulls do, can leave the edge band well before the release begins)
+        # the change begins where the force last turned towards it: walk back from e0 to the
+        # last extreme on the plateau's side before it (a plateau that wanders by 5-10 %, as
+        # real pulls do, can leave the edge band well before the release begins); a dip back
+        # by more than the edge band ends the walk
         j = e0 - anchor
         if 0 < j < xs.size and w1 > w0:
-            level, band = self._level_band(w0, w1, lo, e1 + 1)
+            level, _band = self._level_band(w0, w1, lo, e1 + 1)
+            tol = float(self._band(level - h.zero, self.params.edge_pct))
             y = (xs[: j + 1] - xs[j]) * math.copysign(1.0, level - xs[j])  # towards the plateau
             best = j
-            while j > 0 and y[j - 1] >= y[best] - float(self._band(level - h.zero, p_edge := self.params.edge_pct)):
+            while j > 0 and y[j - 1] >= y[best] - tol:
                 j -= 1
                 if y[j] > y[best]:
                     best = j
