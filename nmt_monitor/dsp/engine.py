@@ -199,9 +199,14 @@ class HoldEngine:
         params: HoldParams | None = None,
         tolerance_n: float | None = None,
         target_band_n: tuple[float, float] | None = None,
+        *,
+        live_updates: bool = True,
     ) -> None:
         p = params or HoldParams()
         self.params = p
+        #: emit ``hold_progress`` events (a display needs them; a batch analysis does not, and
+        #: an hour of them costs as much as the rest of the analysis)
+        self.live_updates = live_updates
         self.tolerance_n = None if tolerance_n is None else float(tolerance_n)
         self.target_band_n = None if target_band_n is None else (float(target_band_n[0]), float(target_band_n[1]))
         fs = p.envelope_rate_hz
@@ -746,7 +751,7 @@ class HoldEngine:
         # frozen where it began while it lasts)
         if e_i >= 0:
             lim = e_i  # nothing of the hold is reported at the bin where its end is known
-        if lim > 0:
+        if lim > 0 and self.live_updates:
             inside = exc[:lim]
             prev_open = h.exc_start >= 0
             edges = np.flatnonzero(np.diff(np.concatenate(([prev_open], inside)).astype(np.int8)))
@@ -760,8 +765,8 @@ class HoldEngine:
             due = set(range(h.next_progress, k + lim, b.progress)) | {k + int(i) for i in edges}
             for pos in sorted(due):
                 self._progress_event(pos, int(starts[pos - k]))
-            while h.next_progress < k + lim:
-                h.next_progress += b.progress
+        while h.next_progress < k + lim:
+            h.next_progress += b.progress
         if e_i < 0:
             h.exc_start, h.exc_anchor = test.excursion_state
             if capping:
@@ -976,16 +981,18 @@ def analyze_holds(
     tolerance_n: float | None = None,
     target_band_n: tuple[float, float] | None = None,
     changes=(),
+    live_updates: bool = True,
 ) -> HoldAnalysis:
     """Run the online engine over a whole recording and collect the results.
 
     ``changes``: (time_s, {"tolerance_n": ..., "target_band_n": ..., "target_hold_s": ...})
     pairs, applied as ``HoldEngine.configure`` before the first sample at or after time_s
-    (a session whose limits were changed while it was recorded)."""
+    (a session whose limits were changed while it was recorded). ``live_updates=False``
+    leaves out the ``hold_progress`` events (holds and everything else are the same)."""
     params = params or HoldParams()
     t = np.asarray(time_s, dtype=np.float64)
     f = np.asarray(force_n, dtype=np.float64)
-    eng = HoldEngine(params, tolerance_n, target_band_n)
+    eng = HoldEngine(params, tolerance_n, target_band_n, live_updates=live_updates)
     events: list[Event] = []
     i = 0
     for at_s, settings in sorted(changes, key=lambda c: c[0]):

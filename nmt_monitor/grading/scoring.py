@@ -385,7 +385,7 @@ def score_session(rubric: Rubric, recording, analysis=None) -> SessionGrade:
         changes = [(t, {k: v for k, v in c.items() if k not in drop})
                    for t, c in (getattr(recording, "changes", None) or [])]
         analysis = analyze_holds(recording.time_s, recording.force_n, params, tol, band,
-                                 changes=[c for c in changes if c[1]])
+                                 changes=[c for c in changes if c[1]], live_updates=False)
     window = hold_window(rubric, settings.at("target_hold_s", t0))
     rate = params.envelope_rate_hz
     t = np.asarray(recording.time_s, dtype=np.float64)

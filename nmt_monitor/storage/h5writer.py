@@ -194,7 +194,8 @@ class SessionBuilder:
                 try:
                     params = HoldParams(target_hold_s=session.get("target_hold_s"))
                     band = session.get("target_band_N")
-                    self.engine = HoldEngine(params, session.get("tolerance_N"), tuple(band) if band else None)
+                    self.engine = HoldEngine(params, session.get("tolerance_N"), tuple(band) if band else None,
+                                             live_updates=False)
                     self.params = params
                     self.engine_note = "ok"
                 except Exception as exc:  # noqa: BLE001 - a broken engine must not lose the recording
