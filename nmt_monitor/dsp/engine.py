@@ -409,6 +409,11 @@ class HoldEngine:
         q = p + j.size
         self._buf.append(j, x, xf, s, f, valid)
         self._pos = q
+        nan = math.nan
+        band = self.target_band_n or (nan, nan)
+        self._buf.fill("tol", p, q, nan if self.tolerance_n is None else self.tolerance_n)
+        self._buf.fill("blo", p, q, band[0])
+        self._buf.fill("bhi", p, q, band[1])
         lv = np.flatnonzero(valid)
         if lv.size:
             self._last_valid_pos = p + int(lv[-1])
@@ -910,12 +915,27 @@ class HoldEngine:
                                                start_s=t_start, end_s=t_end))
             return
         self._prev_end = end
-        hold = hold_metrics(self._span(h, end, reason), self.params, self.tolerance_n, self.target_band_n)
+        hold = hold_metrics(self._span(h, end, reason), self.params, *self._limits(h.start, end + 1))
         self.holds.append(hold)
         self._zero.hold_ended(hold.level_end_N)
         self._landing_from_n = hold.level_end_N if math.isfinite(hold.level_end_N) else None
         self._landing_low_n = math.inf
         self._emit(emit_pos, HoldEnded(time_s=self._time(at_pos) if at_pos < self._pos else t_end, hold=hold))
+
+    def _limits(self, p0: int, p1: int):
+        """The tolerance and target band over bins [p0, p1): None where there was none
+        throughout, one value where it did not change, else per-bin arrays (a limit changed
+        during the hold applies from that moment on)."""
+
+        def per_bin(*names):
+            arrays = [self._buf.get(n, p0, p1) for n in names]
+            if all(np.isnan(a).all() for a in arrays):
+                return None
+            if all(np.all(a == a[0]) for a in arrays):
+                return float(arrays[0][0]) if len(arrays) == 1 else tuple(float(a[0]) for a in arrays)
+            return arrays[0] if len(arrays) == 1 else tuple(arrays)
+
+        return per_bin("tol"), per_bin("blo", "bhi")
 
     def _span(self, h: _HoldState, end: int, reason: str) -> HoldSpan:
         """The data the metrics of the hold [h.start, end] are computed from."""
