@@ -71,7 +71,7 @@ class _ExitTest(NamedTuple):
     positions: np.ndarray  # bin positions k..q-1
     anchor_n: np.ndarray  # the 2 Hz force exit_lookback earlier (not before the hold was seen)
     smooth_n: np.ndarray  # the 2 Hz force at the positions
-    excursion: np.ndarray  # inside an excursion (off the level before it by more than exit_pct)
+    excursion: np.ndarray  # for each bin, where the excursion it is in began (-1: not in one)
     excursion_state: tuple[int, float]  # (start, level before it) of one still open at q, or (-1, 0)
     confirmed: int  # index (relative to k) where a release/step/motion is confirmed, or -1
     change_start: int  # position where that change began, or -1
@@ -633,19 +633,20 @@ class HoldEngine:
         ``max_correction_s``; a change to a new level once it has lasted ``step_confirm_s``;
         coming back within the band first makes it a correction.
 
-        Returns (inside-excursion mask, index of the confirmation or -1, the position where
-        that excursion began or -1, (start, level) of an excursion still open at the end)."""
+        Returns (for each bin, where the excursion it is in began, -1 outside one; the index of
+        the confirmation or -1; the position where that excursion began or -1; (start, level)
+        of an excursion still open at the end)."""
         p = self.params
         b = self.bins
         n = sk.size
-        mask = np.zeros(n, dtype=bool)
+        began = np.full(n, -1, dtype=np.int64)  # where the excursion a bin is in began
         start, anchor = h.exc_start, h.exc_anchor
         i = 0
         while i < n:
             if start < 0:
                 out = np.abs(sk[i:] - A[i:]) > self._band(A[i:] - h.zero, p.exit_pct)
                 if not out.any():
-                    return mask, -1, -1, (-1, 0.0)
+                    return began, -1, -1, (-1, 0.0)
                 i += int(np.argmax(out))
                 start, anchor = k + i, float(A[i])
             seg = sk[i:]
@@ -655,14 +656,14 @@ class HoldEngine:
             run = k + i + np.arange(stop) - start + 1
             released = (seg[:stop] - h.zero) < p.release_pct / 100.0 * (anchor - h.zero)
             hits = np.flatnonzero(((run >= b.correction) & released) | (run >= b.step_confirm))
-            mask[i : i + stop] = True
+            began[i : i + stop] = start
             if hits.size:
-                return mask, i + int(hits[0]), start, (-1, 0.0)
+                return began, i + int(hits[0]), start, (-1, 0.0)
             if not back.size:
                 break
             start = -1  # back within the band: a correction
             i += stop
-        return mask, -1, -1, (start, anchor)
+        return began, -1, -1, (start, anchor)
 
     def _unloaded(self, h: _HoldState, k: int, q: int) -> tuple[int, int]:
         """First index (relative to k) where the force has been quiet for ``rest_confirm_s``
@@ -739,7 +740,7 @@ class HoldEngine:
             # excursion, and not reached within the last exit_lookback_s alone (a step
             # ramped over 1-2 s passes the limit before its excursion is confirmed)
             recent = np.abs(sk - A) < self._band(A - z, p.drift_limit_pct)
-            cond = (ks >= h.ref_pos) & (np.abs(sk - h.ref) >= p.drift_limit_pct / 100.0 * abs(refn)) & ~exc & recent
+            cond = (ks >= h.ref_pos) & (np.abs(sk - h.ref) >= p.drift_limit_pct / 100.0 * abs(refn)) & (exc < 0) & recent
             dlf = np.maximum.accumulate(np.where(cond, h.drift_lastfalse, ks))
             drun = ks - dlf
             wh = np.flatnonzero(drun[:lim] >= b.drift_confirm) if lim > 0 else np.empty(0, dtype=np.int64)
@@ -757,16 +758,9 @@ class HoldEngine:
         if e_i >= 0:
             lim = e_i  # nothing of the hold is reported at the bin where its end is known
         if lim > 0 and self.live_updates:
-            inside = exc[:lim]
-            prev_open = h.exc_start >= 0
-            edges = np.flatnonzero(np.diff(np.concatenate(([prev_open], inside)).astype(np.int8)))
-            starts = np.where(inside, 0, -1)
-            if inside.any():
-                # the position each excursion began at, for every bin inside one
-                first = np.where(inside & ~np.concatenate(([prev_open], inside[:-1])), ks[:lim], -1)
-                if prev_open and inside[0]:
-                    first[0] = h.exc_start
-                starts = np.where(inside, np.maximum.accumulate(first), -1)
+            starts = exc[:lim]
+            # edges: where an excursion begins (or another begins as one ends) or ends
+            edges = np.flatnonzero(np.diff(np.concatenate(([h.exc_start], starts))))
             due = set(range(h.next_progress, k + lim, b.progress)) | {k + int(i) for i in edges}
             for pos in sorted(due):
                 self._progress_event(pos, int(starts[pos - k]))

@@ -150,7 +150,7 @@ def ramp_metrics(approach: Approach, level_net: float, params: HoldParams):
     t10 = float(ts[i10])
     t90 = float(ts[i90])
     ramp_in = float(ts[start]) - t10
-    rate = 0.8 * delta / (t90 - t10) if t90 > t10 else float("nan")
+    rate = 0.8 * delta / (t90 - t10) if t90 > t10 else None
     post = xs[i90:]
     over = float(np.max((post - level) * math.copysign(1.0, delta))) if post.size else 0.0
     over = max(over, 0.0)
