@@ -701,8 +701,8 @@ def program_words(state: ProgramState) -> tuple[str, str]:
 
 
 def render_program(state: ProgramState, width: int) -> Text:
-    """`` HOLD 12 s  trial 3/6 · target 30–42 N, 20 s · upper trapezius L · practice, full · name``;
-    on a short line the program's name goes first, then the kind, then the site."""
+    """`` HOLD 12 s left  trial 3/6 · upper trapezius L · target 30–42 N, 20 s · practice, full · name``;
+    on a short line the program's name goes first, then the kind, then the target."""
     out = Text(no_wrap=True, overflow="ellipsis")
     v = state.view
     if v is None:
@@ -712,8 +712,8 @@ def render_program(state: ProgramState, width: int) -> Text:
         out.append(f" {text} ", style)
         out.append(f"  {v.trials} trials · {v.name}", "dim")
         return out
-    parts = [(f" {text} ", style), (f"  trial {v.trial}/{v.trials}", "bold"),
-             (f" · target {state.units.fmt_band(v.target_band_n)}, {v.hold_s:g} s", ""), (f" · {v.site}", ""),
+    parts = [(f" {text} ", style), (f"  trial {v.trial}/{v.trials}", "bold"), (f" · {v.site}", ""),
+             (f" · target {state.units.fmt_band(v.target_band_n)}, {v.hold_s:g} s", ""),
              (f" · {v.kind}, {v.feedback}", ""), (f" · {v.name}", "dim")]
     while len(parts) > 3 and sum(len(t) for t, _ in parts) > width:
         parts.pop()

@@ -76,3 +76,32 @@ def test_the_recovery_dialog_shows_folder_and_journal_names_as_written(tmp_path,
             assert "Unfinished sessions in rec[/b]" in text and "a[b]c[@click=app.quit].journal" in text
 
     run(go())
+
+
+def test_station_names_and_program_sites_are_shown_as_written():
+    """A class file's names and a program's sites are the user's text: never markup."""
+    from nmt_monitor.program import program_from_toml
+    from nmt_monitor.station import Station
+    from nmt_monitor.tui.classview import ClassApp
+
+    from .synth import blocks, hold_trace
+
+    t, f = hold_trace(level_n=40.0, hold_s=4.0, after_s=0.0, release_s=0.01)
+    program = program_from_toml('name = "[b]prog[/b]"\n[[block]]\nsite = "[red]trap[/x] L"\ntarget_n = [30, 45]\n',
+                                "p.toml")
+    names = ["[b]Ana[/b] [/x]", "Ben [@click=app.quit]"]
+    stations = [Station(MemorySource([[connected()] + blocks(t, f)]), META, clock=MockClock(), name=n) for n in names]
+    stations[0].model.set_program(program)
+    app = ClassApp(stations, clock=MockClock(), bell=False)
+
+    async def go():
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_until(pilot, lambda: all(s.model.samples == t.size for s in stations), what="the data")
+            await settle(pilot, app)
+            text = screen_text(app)
+            assert app.is_running and "1 · [b]Ana[/b] [/x]" in text and "2 · Ben [@click=app.quit]" in text
+            assert "[red]trap[/x] L" in text
+            await pilot.press("1")  # the station's full monitor: the whole program line
+            await wait_until(pilot, lambda: "[b]prog[/b]" in screen_text(app), what="the program's name")
+
+    run(go())
