@@ -277,7 +277,7 @@ class StationTile(Widget, can_focus=True):
         if with_trace or self._top_n is None:  # the scale of the last trace (it does not flicker between frames)
             self._top_n = y_range(frame, frame.trace_f)[1]
         if readout:
-            self._gauge.state = gauge_state(frame, units, forced, self._top_n)
+            self._gauge.state = gauge_state(frame, units, forced, self._top_n, width=self._gauge.size.width)
         alert = alert_message(frame, units, vis, stale=stale, reveal_drift=frame.feedback == "blind")
         self._alert.state = alert
         self.set_class(alert.cls == "over", "-over")

@@ -32,7 +32,6 @@ from .widgets import (
     ReadoutLabel,
     ReadoutState,
     StatusBar,
-    StatusState,
     TitleBar,
     TitleState,
     TraceView,
@@ -42,6 +41,7 @@ from .widgets import (
     hold_state,
     is_stale,
     program_state,
+    status_state,
 )
 
 BAND_STEP_N = 1.0
@@ -152,13 +152,11 @@ class MonitorScreen(Screen):
         if (frame.program is not None) != w["program"].display:
             w["program"].display = frame.program is not None  # a program: one line more (a layout, once)
         w["program"].state = program_state(frame.program, u)
-        w["gauge"].state = gauge_state(frame, u, forced)
+        w["gauge"].state = gauge_state(frame, u, forced, width=w["gauge"].size.width)
         w["alert"].state = alert_message(frame, u, vis, stale=stale, reveal_drift=frame.feedback == "blind")
         w["trace"].show(frame, u, vis, self.window_s, self.trace_status(frame, status, stale))
         w["holds"].state = HoldsState(frame.holds, u)
-        w["status"].state = StatusState(status, self.kind, rec, int(frame.elapsed_s),
-                                        frame.samples if self.kind == "replay" else 0, frame.link_state,
-                                        frame.acquisition_error, frame.rec_warning)
+        w["status"].state = status_state(status, self.kind, frame)
         self.app.station_frame(st, frame, drift_shown=vis.drift_alert)
         return frame
 

@@ -328,13 +328,27 @@ class GaugeState:
     visible: bool = False
     top_n: float = 10.0  # the gauge's full scale
     units: Units = Units()
+    cls: str = ""  # force_class of the exact force ("": from force_n)
 
 
-def gauge_state(frame: Frame, units: Units, visible: bool, top_n: float | None = None) -> GaugeState:
-    """``top_n``: the full scale, when not the trace's (a tile keeps the one of its last trace)."""
+GAUGE_LABEL_W = 8
+
+
+def gauge_state(frame: Frame, units: Units, visible: bool, top_n: float | None = None,
+                width: int | None = None) -> GaugeState:
+    """``top_n``: the full scale, when not the trace's (a tile keeps the one of its last trace);
+    ``width``: the gauge's, to keep the force only to the cell it fills (the gauge then repaints
+    only when the fill moves a cell or the force's class changes)."""
     top = y_range(frame, frame.trace_f)[1] if top_n is None else top_n
-    force = None if frame.force_n is None else round(float(frame.force_n), units.decimals + 1)
-    return GaugeState(force, frame.target_band_n, frame.tolerance_n, visible, top, units)
+    force = None if frame.force_n is None else float(frame.force_n)
+    cls = force_class(force, frame.target_band_n, frame.tolerance_n)
+    if force is not None:
+        if width:
+            w = max(4, width - GAUGE_LABEL_W)
+            force = int(np.clip(round(force / top * w), 0, w)) * top / w  # the cell's own value
+        else:
+            force = round(force, units.decimals + 1)
+    return GaugeState(force, frame.target_band_n, frame.tolerance_n, visible, top, units, cls)
 
 
 def render_gauge(state: GaugeState, width: int) -> Text:
@@ -342,7 +356,7 @@ def render_gauge(state: GaugeState, width: int) -> Text:
     y0, y1 = 0.0, state.top_n
     units = state.units
     out = Text(no_wrap=True, overflow="crop")
-    label_w = 8
+    label_w = GAUGE_LABEL_W
     w = max(4, width - label_w)
     band, tol = state.band, state.tolerance
     force_n = state.force_n
@@ -351,7 +365,7 @@ def render_gauge(state: GaugeState, width: int) -> Text:
         return int(np.clip(round((v - y0) / (y1 - y0) * w), 0, w))
 
     fill = x_of(force_n) if (state.visible and force_n is not None) else 0
-    cls = force_class(force_n, band, tol)
+    cls = state.cls or force_class(force_n, band, tol)
     colour = {"over": "bright_red", "in_band": "bright_green", "above": "yellow", "below": "white",
               "none": "bright_white"}[cls]
     bx = (x_of(band[0]), x_of(band[1])) if band else (-1, -1)
@@ -767,6 +781,16 @@ class HoldsTable(DataTable):
 
 
 # ----------------------------------------------------------------------------- status bar
+
+def status_state(status: SourceStatus, kind: str, frame: Frame) -> StatusState:
+    """What the status bar shows, kept to the digits it shows (it repaints when they change)."""
+    from dataclasses import replace
+
+    status = replace(status, rate_hz=float(round(status.rate_hz)),
+                     position_s=None if status.position_s is None else round(status.position_s, 1))
+    return StatusState(status, kind, frame.recording, int(frame.elapsed_s), frame.samples if kind == "replay" else 0,
+                       frame.link_state, frame.acquisition_error, frame.rec_warning)
+
 
 @dataclass(frozen=True)
 class StatusState:
