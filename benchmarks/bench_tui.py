@@ -8,7 +8,8 @@ shortcut. The sensor is the simulator in its own process over TCP (so its CPU is
 counted), or with ``--inprocess`` the ``sim://`` simulator inside the app's process.
 
 Figures (bars from design.md):
-  CPU      the app process's CPU time / wall time over the measured window (<= 30 % of one core)
+  CPU      the app process's CPU time / wall time over the measured window (<= 20 % of one core;
+           it was 30 % before issue 14), and by thread
   fps      screen refreshes per second (>= 20)
   latency  per sample block, from its arrival from the reader (and from its sensor timestamp)
            to the end of the screen refresh that first shows it: p50 / p95 / max (p95 <= 100 ms)
@@ -46,16 +47,33 @@ def child(args) -> None:
     probe = LatencyProbe()
     meta = SessionMetadata(client="bench", tolerance_N=60.0, target_band_N=(30.0, 45.0), target_hold_s=20.0)
     app = MonitorApp(ReaderSource(reader), metadata=meta, probe=probe, bell=False)
-    marks: dict[str, float] = {}
+    marks: dict = {}
+
+    def thread_cpu() -> dict[str, float]:
+        """CPU seconds per kind of thread (Linux /proc), to see where the time goes."""
+        import threading
+
+        tick = os.sysconf("SC_CLK_TCK")
+        out: dict[str, float] = {}
+        for t in threading.enumerate():
+            try:
+                fields = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            kind = "ui (main)" if t is threading.main_thread() else t.name.split(" ")[0].rstrip("-0123456789")
+            out[kind] = out.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        return out
 
     def start_window() -> None:
         probe.frames.clear()
         probe.arrival_latency_s.clear()
         probe.sensor_latency_s.clear()
         marks["wall0"], marks["cpu0"] = time.perf_counter(), time.process_time()
+        marks["threads0"] = thread_cpu()
 
     def end_window() -> None:
         marks["wall1"], marks["cpu1"] = time.perf_counter(), time.process_time()
+        marks["threads1"] = thread_cpu()
         marks["samples"] = app.model.samples
         marks["rate_hz"], marks["frames_lost"] = reader.stats().rate_hz, reader.stats().frames_lost
         app.action_quit()
@@ -87,6 +105,7 @@ def child(args) -> None:
         "arrival_ms": [pct(probe.arrival_latency_s, q) for q in (50, 95, 100)],
         "sensor_ms": [pct(probe.sensor_latency_s, q) for q in (50, 95, 100)],
         "blocks": len(probe.arrival_latency_s),
+        "threads_pct": {k: 100.0 * (v - marks["threads0"].get(k, 0.0)) / wall for k, v in marks["threads1"].items()},
     }
     Path(args.result).write_text(json.dumps(out))
 
@@ -137,6 +156,7 @@ def main() -> int:
                                 "--scenario", "demo", "--loop", "--seed", "1"],
                                stdout=subprocess.PIPE, text=True, cwd=str(ROOT))
         url = sim.stdout.readline().strip()
+    load0 = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "result.json"
         argv = [sys.executable, str(Path(__file__).resolve()), "--child", "--url", url, "--result", str(result),
@@ -153,7 +173,11 @@ def main() -> int:
         r = json.loads(result.read_text())
     ok = lambda good: "ok" if good else "OVER THE BAR"  # noqa: E731
     print(f"  samples shown      {r['samples']}  (achieved {r['rate_hz']:.0f} Hz, frames lost {r['frames_lost']})")
-    print(f"  CPU                {r['cpu_pct']:5.1f} % of one core      bar <= 30 %   {ok(r['cpu_pct'] <= 30)}")
+    print(f"  CPU                {r['cpu_pct']:5.1f} % of one core      bar <= 20 %   {ok(r['cpu_pct'] <= 20)}")
+    print("                     by thread: " + ", ".join(f"{k} {v:.1f} %" for k, v in
+                                                     sorted(r["threads_pct"].items(), key=lambda kv: -kv[1])))
+    print(f"  machine load       {load0[0]:.1f} before, {os.getloadavg()[0]:.1f} after (1-min load average, "
+          f"{os.cpu_count()} CPUs)")
     print(f"  frame rate         {r['fps']:5.1f} frames/s            bar >= 20     {ok(r['fps'] >= 20)}")
     a, s = r["arrival_ms"], r["sensor_ms"]
     print(f"  arrival -> screen  p50 {a[0]:5.1f}  p95 {a[1]:5.1f}  max {a[2]:6.1f} ms  ({r['blocks']} blocks)")

@@ -88,6 +88,8 @@ class MonitorScreen(Screen):
     status bar and the keys. Subclasses set the keys (``BINDINGS``)."""
 
     DEFAULT_CSS = "MonitorScreen { layout: vertical; }"
+    #: the trace is drawn every TRACE_EVERY frames (and at once when what it may show changes)
+    TRACE_EVERY = 2
 
     def __init__(self, station, *, units, window_s: float = 20.0, name: str | None = None,
                  id: str | None = None) -> None:  # noqa: A002 - Textual's name
@@ -97,6 +99,8 @@ class MonitorScreen(Screen):
         self.window_s = float(window_s)
         self.last_frame: Frame | None = None
         self._w: dict = {}
+        self._frames = 0
+        self._trace_key: tuple = ()
 
     @property
     def model(self):
@@ -154,7 +158,12 @@ class MonitorScreen(Screen):
         w["program"].state = program_state(frame.program, u)
         w["gauge"].state = gauge_state(frame, u, forced, width=w["gauge"].size.width)
         w["alert"].state = alert_message(frame, u, vis, stale=stale, reveal_drift=frame.feedback == "blind")
-        w["trace"].show(frame, u, vis, self.window_s, self.trace_status(frame, status, stale))
+        self._frames += 1
+        if self._frames % self.TRACE_EVERY == 0 or self._trace_key != (u, vis, stale):
+            # the trace every other frame: it scrolls by one dot column (~90 ms) at a time anyway;
+            # the readout, timer and alerts every frame
+            self._trace_key = (u, vis, stale)
+            w["trace"].show(frame, u, vis, self.window_s, self.trace_status(frame, status, stale))
         w["holds"].state = HoldsState(frame.holds, u)
         w["status"].state = status_state(status, self.kind, frame)
         self.app.station_frame(st, frame, drift_shown=vis.drift_alert)
