@@ -63,6 +63,31 @@ def child(args) -> None:
                                 recorder_factory=recorder_factory(Path(args.out) / f"s{i + 1}"), scorer=scorer))
     probe = LatencyProbe()
     app = ClassApp(stations, record=True, probe=probe, bell=False)
+    # where an alert's time goes: the station raised it (ingest) -> the screen's handler ran
+    stages: dict[str, list[float]] = {"ingest_to_handler": [], "sample_to_ingest": [], "handler_to_screen": []}
+    raised_at: dict[int, float] = {}
+    for st in stations:
+        def ingest(items, st=st, real=st.model.ingest):
+            before = st.model.over_seq
+            real(items)
+            if st.model.over_seq != before:
+                raised_at[id(st)] = time.perf_counter()
+                m = st.model
+                if m.time_origin is not None and m.over_started_s is not None:
+                    stages["sample_to_ingest"].append(time.time() - (m.time_origin + m.over_started_s))
+        st.model.ingest = ingest
+    from nmt_monitor.tui.classview import ClassScreen
+
+    real_refresh = ClassScreen.refresh_station
+
+    def refresh_station(screen, station):
+        t0 = raised_at.pop(id(station), None)
+        if t0 is not None:
+            t1 = time.perf_counter()
+            stages["ingest_to_handler"].append(t1 - t0)
+            app.call_after_refresh(lambda: stages["handler_to_screen"].append(time.perf_counter() - t1))
+        return real_refresh(screen, station)
+    ClassScreen.refresh_station = refresh_station
     marks: dict[str, float] = {}
 
     def thread_cpu() -> dict[str, float]:
@@ -126,6 +151,9 @@ def child(args) -> None:
         "alert_ms": [pct(probe.alert_latency_s, q) for q in (50, 95, 100)],
         "alert_engine_ms": [pct(probe.alert_engine_latency_s, q) for q in (50, 95, 100)],
         "alerts": len(probe.alert_latency_s),
+        "ingest_to_handler_ms": [pct(stages["ingest_to_handler"], q) for q in (50, 95, 100)],
+        "sample_to_ingest_ms": [pct(stages["sample_to_ingest"], q) for q in (50, 95, 100)],
+        "handler_to_screen_ms": [pct(stages["handler_to_screen"], q) for q in (50, 95, 100)],
         "threads_pct": {k: 100.0 * (v - marks["threads0"].get(k, 0.0)) / wall for k, v in marks["threads1"].items()},
     }
     Path(args.result).write_text(json.dumps(out))
@@ -192,6 +220,12 @@ def main() -> int:
     print(f"  sensor  -> screen  p50 {s[0]:5.1f}  p95 {s[1]:5.1f}  max {s[2]:6.1f} ms")
     print(f"  alert (crossing -> screen)  p50 {al[0]:5.1f}  p95 {al[1]:5.1f}  max {al[2]:6.1f} ms  "
           f"({r['alerts']} alerts)   bar p95 <= 100   {ok(al[1] <= 100)}")
+    g = r["sample_to_ingest_ms"]
+    print(f"  alert (raised sample -> the station has it) p50 {g[0]:5.1f}  p95 {g[1]:5.1f}  max {g[2]:6.1f} ms")
+    h = r["ingest_to_handler_ms"]
+    print(f"  alert (ingest -> the screen's handler) p50 {h[0]:5.1f}  p95 {h[1]:5.1f}  max {h[2]:6.1f} ms")
+    k = r["handler_to_screen_ms"]
+    print(f"  alert (handler -> on the screen)  p50 {k[0]:5.1f}  p95 {k[1]:5.1f}  max {k[2]:6.1f} ms")
     e = r["alert_engine_ms"]
     print(f"  alert (raised -> screen)    p50 {e[0]:5.1f}  p95 {e[1]:5.1f}  max {e[2]:6.1f} ms  (the part after the "
           "hold engine's filter)")
