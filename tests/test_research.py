@@ -214,7 +214,10 @@ def test_research_commands_without_the_extra_say_what_to_install(tmp_path):
     steady = str(STEADY)
     for args in (["analyze", steady, "--parquet", str(tmp_path / "x.parquet")],
                  ["analyze", steady, "--scheduler", "tcp://127.0.0.1:8786"],
-                 ["export", steady, "--nwb", str(tmp_path / "x.nwb")]):
+                 ["export", steady, "--nwb", str(tmp_path / "x.nwb")],
+                 ["stream", "--port", "sim://", "--seconds", "1", "--lsl"],
+                 ["record", "--port", "sim://", "--seconds", "1", "--out", str(tmp_path / "r.h5"), "--lsl"],
+                 ["live", "--lsl"]):
         r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
         assert r.returncode == 2 and r.stdout == "", (args, r.stdout, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1 and "pip install 'nmt-monitor[research]'" in r.stderr, args

@@ -9,6 +9,7 @@ from pathlib import Path
 from nmt_monitor.commands.record import add_session_arguments, session_metadata
 from nmt_monitor.commands.stream import add_connection_arguments, make_reader
 from nmt_monitor.errors import UserError
+from nmt_monitor.lsl import add_lsl_argument
 
 HELP = "the live monitor: force, target band, hold timer, alerts, recording"
 
@@ -34,6 +35,7 @@ def add_parser(subparsers) -> None:
                         help="seconds of trace on screen, 10-30 (default 20)")
     parser.add_argument("--fps", type=float, default=25.0, help="screen frames per second, 20-30 (default 25)")
     parser.add_argument("--no-bell", action="store_true", help="alerts without the terminal bell")
+    add_lsl_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -72,6 +74,11 @@ def run(args) -> int:
 
     check_display_args(args)
     metadata = session_metadata(args)
+    lsl = None
+    if args.lsl:  # the force, the engine's events and the markers also go to LSL (one line if pylsl is missing)
+        from nmt_monitor.lsl import LslPublisher
+
+        lsl = LslPublisher(args.lsl, site=metadata.site)
     require_terminal()
     # after the checks, so that a mistake is told at once
     from nmt_monitor.storage import preflight
@@ -85,6 +92,8 @@ def run(args) -> int:
         preflight(args.out)
     reader = make_reader(args)
     reader.start()  # a port that cannot be opened is a one-line error, before the screen
+    if lsl is not None:
+        lsl.open(reader.info)  # the sensor's rate and serial number in the stream's description
     warnings: list[str] = []
 
     def on_warning(message: str) -> None:  # the recorder's disk problems: on screen now, and at exit
@@ -97,6 +106,7 @@ def run(args) -> int:
         record=args.record, recovery_dir=args.out, fps=args.fps, window_s=args.window, unit=args.units,
         feedback=args.feedback, bell=not args.no_bell,
     )
+    app.model.lsl = lsl
     # A lost terminal (SIGHUP): a plain handler, so it runs even if the UI is stuck writing
     # to the dead terminal; it saves the session on a thread and exits.
     previous = signal.signal(signal.SIGHUP, lambda signum, frame: app.hangup())

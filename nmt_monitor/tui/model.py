@@ -329,6 +329,7 @@ class SessionModel:
         self._last_data_clock: float | None = None
         self._last_error = ""
         self.block_errors = 0
+        self.lsl = None  # live --lsl: an nmt_monitor.lsl.LslPublisher fed the blocks, events and markers
         self._reset_analysis()
 
     # ---- analysis state -----------------------------------------------------------------
@@ -382,6 +383,8 @@ class SessionModel:
             return
         if self.recorder is not None:
             self.recorder.add(block)  # every sample, as it came (the recorder orders time itself)
+        if self.lsl is not None:  # every sample, stamped with the sensor's time
+            self.lsl.push_block(block)
         if self.time_origin is None:
             self.time_origin = float(block.host_time_s[0])
         t = block.host_time_s - self.time_origin
@@ -441,6 +444,8 @@ class SessionModel:
         self._notices.append(str(message))
 
     def _handle(self, events) -> None:
+        if self.lsl is not None:  # the engine's events as they arrive (times since time_origin)
+            self.lsl.push_events(events, self.time_origin)
         for ev in events:
             kind = ev.kind
             if kind == "hold_started":
@@ -531,8 +536,10 @@ class SessionModel:
             return new
 
     def mark(self, kind: str, text: str = "") -> bool:
-        """A marker in the recording (False when not recording)."""
+        """A marker in the recording (False when not recording); with --lsl also on the markers stream."""
         with self._lock:
+            if self.lsl is not None:
+                self.lsl.marker(kind, text)
             if self.recorder is None:
                 return False
             self.recorder.mark(kind, text)
