@@ -1,0 +1,180 @@
+"""Batch analysis of many sessions: local processes against a Dask cluster, and memory per process.
+
+    .venv/bin/python benchmarks/bench_research.py [--sessions 10000] [--also 1000] [--rate 1000] [--keep DIR]
+
+1. Generates one-minute sessions at 1 kHz into a temporary folder (not timed; the class of
+   bench_grading.py, written through the real Recorder), or reuses ``--keep DIR``.
+2. Runs, as a user does (a fresh ``nmt-monitor analyze DIR --parquet OUT`` process):
+   ``--jobs 1``, ``--jobs 2``, and ``--scheduler`` on a 2-worker ``dask.distributed.LocalCluster``
+   (worker processes, one thread each, started here), over the first ``--also`` files and
+   over all of them.
+3. Reports wall time, sessions per second, and the peak resident set (VmHWM) of each process:
+   the command itself, and its workers (pool processes, or the Dask workers). Memory that stays
+   the same from ``--also`` files to all of them is flat in the number of files.
+
+The Parquet files of the three runs must hold the same rows (checked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+
+def _hwm_kb(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    out.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+class PeakWatcher:
+    """Peak resident set of a process and its descendants (and of extra pids), polled."""
+
+    def __init__(self, pid: int, extra: tuple[int, ...] = ()) -> None:
+        self.pid, self.extra = pid, extra
+        self.peaks: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        todo, seen = [self.pid, *self.extra], set()
+        while todo:
+            p = todo.pop()
+            if p in seen:
+                continue
+            seen.add(p)
+            kb = _hwm_kb(p)
+            if kb is not None:
+                self.peaks[p] = max(self.peaks.get(p, 0), kb)
+            if p not in self.extra:
+                todo.extend(_children(p))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._poll()
+            self._stop.wait(0.2)
+
+    def stop(self) -> dict[int, int]:
+        self._poll()
+        self._stop.set()
+        self._thread.join()
+        return self.peaks
+
+
+def run(label: str, root: Path, argv: list[str], n: int, out: Path, extra_pids=()) -> dict:
+    cmd = [sys.executable, "-m", "nmt_monitor", "analyze", *map(str, argv), "--parquet", str(out)]
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    watch = PeakWatcher(proc.pid, tuple(extra_pids))
+    _, err = proc.communicate()
+    dt = time.perf_counter() - t
+    peaks = watch.stop()
+    if proc.returncode != 0:
+        raise SystemExit(f"{label}: exit {proc.returncode}: {err[-500:]}")
+    main_mb = peaks.get(proc.pid, 0) / 1024
+    workers = [kb / 1024 for pid, kb in peaks.items() if pid != proc.pid]
+    result = {"label": label, "files": n, "wall_s": dt, "per_s": n / dt, "main_mb": main_mb,
+              "worker_mb": max(workers) if workers else None, "workers": len(workers)}
+    print(f"{label:<30} {n:6d} files {dt:8.1f} s {n / dt:7.1f} sessions/s   command {main_mb:6.0f} MB   "
+          + (f"largest of {len(workers)} worker processes {max(workers):6.0f} MB" if workers else "no workers"),
+          flush=True)
+    return result
+
+
+def file_list(root: Path, files: list[Path], n: int) -> Path:
+    """A folder of symbolic links to the first n files (analyze takes a folder)."""
+    sub = root.parent / f"{root.name}-first{n}"
+    if not sub.exists():
+        sub.mkdir()
+        for i, f in enumerate(files[:n]):
+            (sub / f"{i:06d}-{f.parent.name}-{f.name}").symlink_to(f)
+    return sub
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sessions", type=int, default=10_000)
+    ap.add_argument("--also", type=int, default=1_000, help="also run over this many files (memory flatness)")
+    ap.add_argument("--rate", type=float, default=1000.0)
+    ap.add_argument("--keep", type=Path, help="generate into (or reuse) this folder and keep it")
+    args = ap.parse_args(argv)
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_grading import generate
+
+    import pandas as pd
+    from distributed import Client, LocalCluster
+
+    tmp = tempfile.mkdtemp(prefix="bench-research-")
+    root = args.keep or Path(tmp) / "sessions"
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        files = sorted(root.rglob("*.h5"))
+        if len(files) < args.sessions:
+            t = time.perf_counter()
+            generate(root, args.sessions, args.rate, 2)
+            files = sorted(root.rglob("*.h5"))
+            print(f"generated {len(files)} sessions of ~60 s at {args.rate:g} Hz in {time.perf_counter() - t:.0f} s",
+                  flush=True)
+        files = files[:args.sessions]
+        size = sum(p.stat().st_size for p in files) / 1e6
+        print(f"{len(files)} session files, {size:.0f} MB; {os.cpu_count()} CPUs; load average "
+              f"{os.getloadavg()[0]:.1f} at the start", flush=True)
+        results = []
+        for n in sorted({min(args.also, len(files)), len(files)}):
+            folder = file_list(root, files, n) if n < len(files) or args.keep else root
+            outs = {}
+            for label, extra in (("local, --jobs 1", ["--jobs", "1"]), ("local, --jobs 2", ["--jobs", "2"])):
+                outs[label] = Path(tmp) / f"{label[-1]}-{n}.parquet"
+                results.append(run(label, folder, [folder, *extra], n, outs[label]))
+            with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                              dashboard_address=None, silence_logs=50) as cluster, Client(cluster) as client:
+                pids = list(client.run(os.getpid).values())
+                label = "Dask LocalCluster, 2 workers"
+                outs[label] = Path(tmp) / f"dask-{n}.parquet"
+                results.append(run(label, folder, [folder, "--scheduler", cluster.scheduler_address], n,
+                                   outs[label], extra_pids=pids))
+            frames = [pd.read_parquet(p) for p in outs.values()]
+            for df in frames[1:]:
+                pd.testing.assert_frame_equal(frames[0], df)
+            print(f"  the three Parquet files hold the same {len(frames[0])} rows", flush=True)
+        print("\n| run | files | wall | sessions/s | command peak RSS | worker peak RSS |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for r in results:
+            w = f"{r['worker_mb']:.0f} MB" if r["worker_mb"] else "—"
+            print(f"| {r['label']} | {r['files']} | {r['wall_s']:.1f} s | {r['per_s']:.1f} | {r['main_mb']:.0f} MB | {w} |")
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":  # the Dask workers are spawned processes: they import this file, and must not run it
+    raise SystemExit(main())
