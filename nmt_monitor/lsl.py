@@ -230,7 +230,7 @@ class LslPublisher:
 
     def marker(self, kind: str, text: str = "", host_time_s: float | None = None) -> None:
         """A marker (discomfort, release_felt, site, note) at ``host_time_s`` (default: now)."""
-        self.open(None) if self.marker_outlet is None else None
+        self.open(None)  # (a no-op once open)
         t = self.pylsl.local_clock() if host_time_s is None else self.lsl_time(host_time_s)
         self._push_marker(marker_text(kind, text=text or None), t)
 

@@ -319,21 +319,27 @@ def batch(paths, *, params=None, tolerance_n=None, target_band_n=None, jobs: int
     executor = None
     if scheduler:
         executor = DaskExecutor(scheduler)
-        files = executor.expand(paths)
+        try:
+            files = executor.expand(paths)
+        except BaseException:
+            executor.close()
+            raise
     else:
         from nmt_monitor.loaders import expand_paths
 
         files = expand_paths(paths)
-    bar = Progress(len(files)) if progress else None
-    out = map_files(job, files, jobs=jobs, progress=bar, skip_errors=skip_errors, executor=executor)
-    results = [r for r in out if not isinstance(r, Skipped)]
-    skipped = [r for r in out if isinstance(r, Skipped)]
-    doc = provenance(results, params, tolerance_override_N=tolerance_n,
-                     target_override_N=list(target_band_n) if target_band_n else None,
-                     executor=executor.describe() if executor else local_executor(jobs, len(files)),
-                     skipped=[{"source": x.source, "error": x.message} for x in skipped])
-    if executor is not None:
-        executor.close()
+    try:
+        bar = Progress(len(files)) if progress else None
+        out = map_files(job, files, jobs=jobs, progress=bar, skip_errors=skip_errors, executor=executor)
+        results = [r for r in out if not isinstance(r, Skipped)]
+        skipped = [r for r in out if isinstance(r, Skipped)]
+        doc = provenance(results, params, tolerance_override_N=tolerance_n,
+                         target_override_N=list(target_band_n) if target_band_n else None,
+                         executor=executor.describe() if executor else local_executor(jobs, len(files)),
+                         skipped=[{"source": x.source, "error": x.message} for x in skipped])
+    finally:
+        if executor is not None:
+            executor.close()
     return Batch(results, skipped, Provenance(doc))
 
 
@@ -672,6 +678,8 @@ def _pool_imap(fn, items: list, jobs: int, window: int) -> Iterator:
 
                     raise UserError(f"a worker process died (out of memory?) near "
                                     f"{_name(items[next_item - len(pending) - 1])}; try --jobs 1") from None
+                except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be sent back
+                    outcome = _Failed(exc)
                 yield outcome
         finally:
             for p in pending:
