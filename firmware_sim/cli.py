@@ -112,7 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clock-ppm", type=float, default=0.0, metavar="X", help="device clock error in ppm")
     p.add_argument("--loop", action="store_true", help="repeat the scenario instead of resting after it")
     p.add_argument("--duration", type=_positive, metavar="S", help="exit after S seconds (world time)")
-    p.add_argument("--serial", default="SIM-0001", help="serial number in the ID reply")
+    p.add_argument("--serial", default="SIM-0001", help="serial number in the ID reply (mark10: the RS reply)")
+    p.add_argument("--replug-serial", metavar="SERIAL",
+                   help="after --unplug-at, a different sensor (this serial number) is plugged in")
+    p.add_argument("--gauge-noise-lines", type=_probability, default=0.0, metavar="P",
+                   help="gauge: after each reading, a line in another format with probability P")
+    p.add_argument("--garble-at", type=_nonneg, metavar="S",
+                   help="gauge: from S seconds on, reading lines are unreadable junk (for --garble-for)")
+    p.add_argument("--garble-for", type=_nonneg, default=1.0, metavar="S", help="how long --garble-at lasts (1)")
     return p
 
 
@@ -142,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                          gauge_unit=args.gauge_unit, gauge_continuous=args.gauge_continuous,
                          gauge_unit_token=args.gauge_unit_token, drop_frames=args.drop_frames,
                          corrupt=args.corrupt, unplug_at=args.unplug_at, unplug_for=args.unplug_for,
-                         clock_ppm=args.clock_ppm, loop=args.loop, serial=args.serial)
+                         clock_ppm=args.clock_ppm, loop=args.loop, serial=args.serial,
+                         replug_serial=args.replug_serial, noise_lines=args.gauge_noise_lines,
+                         garble_at=args.garble_at, garble_for=args.garble_for)
         if args.ground_truth:
             with open(args.ground_truth, "w", encoding="utf-8") as fh:
                 json.dump(sim.ground_truth, fh, indent=1)

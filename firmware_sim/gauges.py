@@ -4,8 +4,9 @@ Compression (pushing on a trigger point) is reported as a POSITIVE force by ever
 tension would be negative.  Lines end in CR LF, except Imada (CR only).
 
 - mark10: ``?`` + CR -> ``4.285 N`` / ``-18.78 lbF``; ``N`` ``LB``/``LBF`` ``KG`` ``G`` ``OZ`` ``MN``
-  ``KN`` switch units (no reply), ``Z`` zeroes, anything else -> ``*10``.  ``continuous=True``
-  auto-transmits at ``rate_hz`` from power-up.
+  ``KN`` switch units (no reply), ``Z`` zeroes, ``RS`` answers the serial number (a line of its
+  own, e.g. ``3141592``; ``*10`` when it has none), anything else -> ``*10``.
+  ``continuous=True`` auto-transmits at ``rate_hz`` from power-up.
 - wagner: FDX/FDIX style.  ``?`` or ``C?`` -> one reading ``- 23.02 lbf`` / ``+ 23.02 lbf``
   (sign, space, value, space, unit); ``C.5`` ... ``C100`` set 0.5-100 points/s, ``CB`` begins
   continuous output, ``CE`` ends it; continuous mode is lost on a power cycle.  Unknown commands
@@ -15,6 +16,12 @@ tension would be negative.  Lines end in CR LF, except Imada (CR only).
   set); ``N`` ``K`` ``O`` set the unit, ``T`` ``P`` the mode, ``Z`` zeroes (each answered ``R``);
   unknown commands -> ``E``.
 - plain: an HX711-style sketch: a bare number per line, continuously at ``rate_hz``, in ``unit``.
+
+Faults: ``drop_frames`` and ``corrupt`` (one flipped byte) per reading line; ``noise_lines``:
+after a reading, with this probability, a line in another format (``3.2 N`` on a bare-number
+gauge, ``3.2`` on the others: electrical noise a DIY sketch picks up, a stray debug print);
+``garble=(at_s, for_s)``: in that window of world time every reading line is replaced by
+printable junk of its length (bytes arrive, no reading can be read).
 """
 
 from __future__ import annotations
@@ -56,7 +63,8 @@ class Gauge(Firmware):
                  world: World | None = None, unit: str = "N", rate_hz: float = 10.0,
                  continuous: bool = False, unit_token: str | None = None, limits_n: tuple | None = None,
                  noise_n: float = 0.01, clock_ppm: float = 0.0, loop: bool = False,
-                 drop_frames: float = 0.0, corrupt: float = 0.0, power_on_s: float = 0.0):
+                 drop_frames: float = 0.0, corrupt: float = 0.0, power_on_s: float = 0.0,
+                 serial: str = "", noise_lines: float = 0.0, garble: tuple[float, float] | None = None):
         if kind not in GAUGES:
             raise ValueError(f"unknown gauge {kind!r}: use one of {', '.join(GAUGES)}")
         self.kind = kind
@@ -75,6 +83,13 @@ class Gauge(Firmware):
         self.clock_ppm = float(clock_ppm)
         self.drop_frames = float(drop_frames)
         self.corrupt = float(corrupt)
+        self.serial = str(serial)
+        if not 0.0 <= noise_lines <= 1.0:
+            raise ValueError("noise_lines is a probability in [0, 1]")
+        self.noise_lines = float(noise_lines)
+        self.garble = garble
+        self.noise_lines_sent = 0
+        self.lines_garbled = 0
         self._rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x6A06]))
         self.lines_dropped = 0
         self.lines_corrupted = 0
@@ -130,9 +145,16 @@ class Gauge(Firmware):
             return f"{sign}{_IMADA_FMT[unit].format(abs(v))}{_IMADA_UNITS[unit]}{self.mode}{judge}\r".encode()
         return f"{v:.{_PLAIN_DECIMALS[unit]}f}\r\n".encode()
 
-    def _emit_reading(self, line: bytes) -> None:
+    def _emit_reading(self, line: bytes, at_s: float | None = None) -> None:
         if self.drop_frames and self._rng.random() < self.drop_frames:
             self.lines_dropped += 1
+            return
+        t = self.now if at_s is None else at_s
+        if self.garble is not None and self.garble[0] <= t < self.garble[0] + self.garble[1]:
+            end = line[len(line.rstrip(b"\r\n")):]
+            junk = self._rng.integers(0x21, 0x7F, len(line) - len(end), dtype=np.uint8).tobytes()
+            self._out += junk.translate(bytes.maketrans(b"0123456789", b"OlZEhSGTBq")) + end
+            self.lines_garbled += 1
             return
         if self.corrupt and self._rng.random() < self.corrupt:
             b = bytearray(line)
@@ -141,6 +163,11 @@ class Gauge(Firmware):
             line = bytes(b)
             self.lines_corrupted += 1
         self._out += line
+        if self.noise_lines and self._rng.random() < self.noise_lines:
+            value = float(self._rng.uniform(0.0, 9.9))
+            noise = f"{value:.1f} N" if self.kind == "plain" else f"{value:.1f}"
+            self._out += noise.encode() + (b"\r" if self.kind == "imada" else b"\r\n")
+            self.noise_lines_sent += 1
 
     def _one_reading(self) -> None:
         self._emit_reading(self.format_reading(float(self._forces(np.array([self.now]))[0])))
@@ -170,6 +197,8 @@ class Gauge(Firmware):
                 self.unit = _MARK10_CMDS[cmd]
             elif cmd == "Z":
                 self.zero_n += float(self._forces(np.array([self.now]), sent=False)[0])
+            elif cmd == "RS":
+                self._out += (self.serial.encode() + b"\r\n") if self.serial else b"*10\r\n"
             else:
                 self._out += b"*10\r\n"
         elif kind == "wagner":
@@ -213,9 +242,10 @@ class Gauge(Firmware):
             last_k = int(np.floor((world_time_s - self._cont_start) / period + 1e-9))
             if last_k >= self._next_k:
                 ks = np.arange(self._next_k, last_k + 1)
-                forces = self._forces(self._cont_start + ks * period)
-                for f in forces.tolist():
-                    self._emit_reading(self.format_reading(f))
+                times = self._cont_start + ks * period
+                forces = self._forces(times)
+                for f, t in zip(forces.tolist(), times.tolist()):
+                    self._emit_reading(self.format_reading(f), t)
                 self._next_k = last_k + 1
         self.now = float(world_time_s)
         out = bytes(self._out)

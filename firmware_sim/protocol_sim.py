@@ -5,7 +5,9 @@
     port = serial.serial_for_url("sim://?scenario=demo&rate=1000&seed=1", timeout=0.05)
 
 Query parameters: scenario, rate, seed, speed, gauge, gauge_unit, gauge_continuous,
-gauge_unit_token, drop, corrupt, unplug_at, unplug_for, clock_ppm, loop, serial.
+gauge_unit_token, drop, corrupt, unplug_at, unplug_for, clock_ppm, loop, serial, replug_serial
+(the serial number of the sensor found after the unplug), noise_lines, garble_at, garble_for
+(gauge faults: lines in another format; a window of unreadable lines).
 World time runs from the moment the port is opened, at ``speed`` x real time
 (``time.monotonic``).  With ``unplug_at``, reads/writes/in_waiting raise ``OSError(EIO)`` from
 then on (the handle is dead, as a real unplugged tty is); opening the same URL during the
@@ -26,7 +28,8 @@ from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 from .session import Simulation
 
 _PARAMS = {"scenario", "rate", "seed", "speed", "gauge", "gauge_unit", "gauge_continuous", "gauge_unit_token",
-           "drop", "corrupt", "unplug_at", "unplug_for", "clock_ppm", "loop", "serial"}
+           "drop", "corrupt", "unplug_at", "unplug_for", "clock_ppm", "loop", "serial", "replug_serial",
+           "noise_lines", "garble_at", "garble_for"}
 _MAX_SLEEP_S = 0.05
 _MAX_RX = 4 << 20
 
@@ -106,6 +109,10 @@ def parse_url(url: str) -> tuple[dict, float]:
                 kw["loop"] = _bool(v)
             elif key == "serial":
                 kw["serial"] = v
+            elif key == "replug_serial":
+                kw["replug_serial"] = v
+            elif key in ("noise_lines", "garble_at", "garble_for"):
+                kw[key] = float(v)
         except ValueError as exc:
             raise ValueError(f"option {key}={v!r}: {exc}") from None
     if "scenario" not in kw:

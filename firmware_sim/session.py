@@ -20,7 +20,8 @@ class Simulation:
                  gauge: str | None = None, gauge_unit: str = "N", gauge_continuous: bool = False,
                  gauge_unit_token: str | None = None, drop_frames: float = 0.0, corrupt: float = 0.0,
                  unplug_at: float | None = None, unplug_for: float = 0.0, clock_ppm: float = 0.0,
-                 loop: bool = False, serial: str = "SIM-0001"):
+                 loop: bool = False, serial: str = "SIM-0001", replug_serial: str | None = None,
+                 noise_lines: float = 0.0, garble_at: float | None = None, garble_for: float = 1.0):
         if gauge is not None and gauge not in GAUGES:
             raise ValueError(f"unknown gauge {gauge!r}: use one of {', '.join(GAUGES)}")
         if unplug_at is not None and (unplug_at < 0 or unplug_for < 0):
@@ -36,11 +37,16 @@ class Simulation:
                                              clock_ppm=clock_ppm, drop_frames=drop_frames, corrupt=corrupt)
         else:
             self.world = World(scenario, seed=seed, rate_hz=max(float(rate_hz), 200.0), loop=loop)
+            garble = None if garble_at is None else (float(garble_at), float(garble_for))
             self.firmware = Gauge(gauge, world=self.world, seed=seed, unit=gauge_unit, rate_hz=float(rate_hz),
                                   continuous=gauge_continuous, unit_token=gauge_unit_token,
-                                  clock_ppm=clock_ppm, drop_frames=drop_frames, corrupt=corrupt)
+                                  clock_ppm=clock_ppm, drop_frames=drop_frames, corrupt=corrupt,
+                                  serial=serial, noise_lines=noise_lines, garble=garble)
+        if gauge is None and (noise_lines or garble_at is not None):
+            raise ValueError("noise_lines and garble_at are gauge faults (give a gauge)")
         self.unplug_at = unplug_at
         self.unplug_for = float(unplug_for)
+        self.replug_serial = replug_serial  # another sensor is plugged in after the unplug
         self.generation = 0  # +1 at every replug: handles from before are dead
         self.unplugged = False
         self._unplug_done = unplug_at is None
@@ -69,6 +75,8 @@ class Simulation:
             self._pending.clear()  # whatever was in flight is lost with the cable
             self.unplugged = True
         if self.unplugged and t >= self.replug_at:
+            if self.replug_serial is not None:
+                self.firmware.serial = self.replug_serial
             self.firmware.power_cycle(self.replug_at)
             self.generation += 1
             self.unplugged = False

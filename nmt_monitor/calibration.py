@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,15 @@ from nmt_monitor.config import DEFAULT_MAX_AGE_DAYS  # noqa: F401
 
 #: Records shipped with the package (read-only): the simulator's, so that sim:// reads ~0 N at rest.
 SHIPPED_CALIBRATION_DIR = Path(__file__).resolve().parent / "calibration_records"
+#: A record's numbers must describe a real sensor read by a 24-bit ADC: full scale within
+#: this (a handheld sensor is 0-200 N; the largest force gauges are 100 kN) ...
+MAX_FULL_SCALE_N = 1e6
+#: ... spanning at least this many counts (coarser is no instrument) ...
+MIN_COUNTS_FULL_SCALE = 100.0
+#: ... and at most this many (the ADC has 2**24 codes; a margin for gain and offset).
+MAX_COUNTS_FULL_SCALE = float(2**26)
+#: The zero (offset) lies within the ADC's range, with the same margin.
+MAX_OFFSET_COUNTS = float(2**25)
 
 
 class CalibrationError(ValueError):
@@ -97,9 +107,13 @@ def parse_calibration(text: str, path: Path | None = None) -> CalibrationRecord:
             raise CalibrationError(f"{where}: field 'date' must be a date like 2026-11-20") from None
     if not isinstance(date_value, _dt.date):
         raise CalibrationError(f"{where}: missing field 'date' (a date like 2026-11-20)")
+    if date_value > _dt.date.today() + _dt.timedelta(days=1):  # a day's grace for time zones
+        raise CalibrationError(f"{where}: field 'date' {date_value.isoformat()} is in the future; "
+                               "a calibration is dated when it was made")
     full_scale_n = _field(data, "full_scale_n", float, where)
-    if not full_scale_n > 0:
-        raise CalibrationError(f"{where}: field 'full_scale_n' must be positive")
+    if not 0 < full_scale_n <= MAX_FULL_SCALE_N:
+        raise CalibrationError(f"{where}: field 'full_scale_n' must be a positive force in N up to "
+                               f"{MAX_FULL_SCALE_N:g}, not {full_scale_n!r}")
     fit = data.get("fit")
     if not isinstance(fit, dict):
         raise CalibrationError(f"{where}: missing table '[fit]'")
@@ -107,11 +121,18 @@ def parse_calibration(text: str, path: Path | None = None) -> CalibrationRecord:
     if model != "linear":
         raise CalibrationError(f"{where}: [fit] model {model!r} is not supported (use 'linear')")
     gain = _field(fit, "gain_n_per_count", float, f"{where} [fit]")
-    if not (np.isfinite(gain) and gain != 0):
-        raise CalibrationError(f"{where}: [fit] field 'gain_n_per_count' must be a non-zero number")
+    if not (np.isfinite(gain) and gain > 0):
+        raise CalibrationError(f"{where}: [fit] field 'gain_n_per_count' must be a positive number, not {gain!r} "
+                               "(a sensor that reads compression as falling counts is wired the other way round)")
+    span = full_scale_n / gain
+    if not MIN_COUNTS_FULL_SCALE <= span <= MAX_COUNTS_FULL_SCALE:
+        raise CalibrationError(
+            f"{where}: [fit] field 'gain_n_per_count' = {gain:g} is absurd: full scale ({full_scale_n:g} N) would "
+            f"span {span:.3g} counts; a 24-bit ADC gives {MIN_COUNTS_FULL_SCALE:g} to {MAX_COUNTS_FULL_SCALE:.3g}")
     offset = _field(fit, "offset_counts", float, f"{where} [fit]")
-    if not np.isfinite(offset):
-        raise CalibrationError(f"{where}: [fit] field 'offset_counts' must be a finite number")
+    if not (np.isfinite(offset) and abs(offset) <= MAX_OFFSET_COUNTS):
+        raise CalibrationError(f"{where}: [fit] field 'offset_counts' must be a finite number of counts within "
+                               f"±{MAX_OFFSET_COUNTS:.3g}, not {offset!r}")
     return CalibrationRecord(
         serial=serial,
         date=date_value,
@@ -366,6 +387,8 @@ def parse_calibration_points(text: str, path: Path | None = None) -> list[Calibr
             raise CalibrationError(f"{w}: must be a table")
         load = _field(item, "load_n", float, w)
         counts = _field(item, "counts", float, w)
+        if not (np.isfinite(load) and np.isfinite(counts)):
+            raise CalibrationError(f"{w}: fields 'load_n' and 'counts' must be finite numbers")
         direction = item.get("direction", "up")
         if direction not in DIRECTIONS:
             raise CalibrationError(f"{w}: field 'direction' must be 'up' or 'down', not {direction!r}")
@@ -398,16 +421,21 @@ def write_calibration_record(text: str, serial: str, directory: Path | None = No
     directory.mkdir(parents=True, exist_ok=True)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in serial)
     final = directory / f"{safe}.toml"
-    tmp = directory / f".{safe}.toml.tmp-{os.getpid()}"
+    # A fresh, unpredictable name made with O_EXCL in the target folder (never a file or link
+    # someone put there), then renamed over the record: same file system, atomic.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{safe}.toml.", suffix=".tmp", dir=directory)
+    tmp = Path(tmp_name)
     try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), 0o644)  # mkstemp makes it 0600; a record is not a secret
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         if final.exists():
             backup = directory / f"{safe}.toml.bak"
             try:
-                if backup.exists():
+                if backup.exists() or backup.is_symlink():
                     backup.unlink()
                 os.link(final, backup)
             except OSError:

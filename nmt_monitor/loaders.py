@@ -19,13 +19,14 @@ from nmt_monitor.units import NEWTONS_PER_KGF, NEWTONS_PER_LBF
 
 @dataclass
 class Recording:
-    """A force recording: strictly increasing time (s) and force (N)."""
+    """A force recording: time (s) that never goes backwards (it may repeat) and force (N)."""
 
     source: str
     time_s: np.ndarray
     force_n: np.ndarray
     unit: str = "N"  # the unit the file was written in
-    tolerance_n: float | None = None  # the session's own settings, when the file has them
+    #: the session's own settings as recording started, when the file has them
+    tolerance_n: float | None = None
     target_band_n: tuple[float, float] | None = None
     #: what the session is about (``general/session`` of an .h5: therapist, client, site, ...);
     #: empty for CSV files
@@ -34,6 +35,23 @@ class Recording:
     attrs: dict = field(default_factory=dict)
     #: markers of an .h5 session: dicts with time_s, kind, text
     markers: list = field(default_factory=list)
+    #: settings changed while recording (tolerance, band, target hold), as the hold engine
+    #: replays them: ``analyze_holds(..., changes=recording.changes)``
+    changes: list = field(default_factory=list)
+    #: every settings change of an .h5 session: dicts with time_s, field, value, previous
+    settings_changes: list = field(default_factory=list)
+
+    def setting_at(self, name: str, time_s: float):
+        """A session setting (``general/session`` name, e.g. ``tolerance_N``) in force at
+        ``time_s``: the value as recording started, then each change from its time on."""
+        value = self.metadata.get(name)
+        rows = [r for r in self.settings_changes if r["field"] == name]
+        if rows:
+            value = rows[0]["previous"]
+            for r in rows:
+                if r["time_s"] <= time_s:
+                    value = r["value"]
+        return value
 
 
 #: Force columns a CSV may have, and newtons per unit of each.
@@ -111,10 +129,12 @@ def load_csv(path: str) -> Recording:
         bad = int(np.flatnonzero(~np.isfinite(t))[0])
         raise _fail(path, f"line {_data_line(lines, header_no, bad)}, column {names[ti]}: time is not a finite number")
     if t.size > 1:
+        # host loggers repeat a stamp for every reading of one USB burst: time may repeat,
+        # it must not go backwards (docs/metrics.md "Time")
         d = np.diff(t)
-        if not np.all(d > 0):
-            bad = int(np.flatnonzero(~(d > 0))[0]) + 1
-            raise _fail(path, f"line {_data_line(lines, header_no, bad)}, column {names[ti]}: time does not increase "
+        if not np.all(d >= 0):
+            bad = int(np.flatnonzero(~(d >= 0))[0]) + 1
+            raise _fail(path, f"line {_data_line(lines, header_no, bad)}, column {names[ti]}: time goes backwards "
                               f"({float(t[bad - 1]):g} then {float(t[bad]):g}); sort the rows by time")
     return Recording(source=path, time_s=np.ascontiguousarray(t), force_n=np.ascontiguousarray(f), unit=unit)
 
@@ -163,11 +183,13 @@ def load_session_file(path: str) -> Recording:
         time_s=time_s,
         force_n=force_n,
         unit="N",
-        tolerance_n=session.tolerance_n,
-        target_band_n=session.target_band_n,
+        tolerance_n=session.initial_tolerance_n,
+        target_band_n=session.initial_target_band_n,
         metadata=dict(session.metadata),
         attrs=dict(session.attrs),
         markers=list(session.markers),
+        changes=session.engine_changes(),
+        settings_changes=list(session.settings_changes),
     )
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from nmt_monitor import __version__
 from nmt_monitor.console import Progress  # a rich bar on a terminal, plain lines otherwise
+from nmt_monitor.flags import flags_text
 from nmt_monitor.storage import open_session  # noqa: F401 - re-exported for notebooks
 
 __all__ = [
@@ -109,13 +110,15 @@ def analyze_file(path: str, params=None, tolerance_n: float | None = None, targe
 
     rec = load_recording(path)
     params = params or HoldParams()
-    session_hold = (rec.metadata or {}).get("target_hold_s")
-    if params.target_hold_s is None and session_hold:
+    own_hold = params.target_hold_s is None
+    session_hold = rec.setting_at("target_hold_s", -math.inf)  # as recording started
+    if own_hold and session_hold:
         params = params.replace(target_hold_s=float(session_hold))  # the session's own target time
     tol = tolerance_n if tolerance_n is not None else rec.tolerance_n
     band = target_band_n if target_band_n is not None else rec.target_band_n
     try:
-        a = analyze_holds(rec.time_s, rec.force_n, params, tol, band)
+        a = analyze_holds(rec.time_s, rec.force_n, params, tol, band,
+                          changes=own_changes(rec, tolerance_n is None, target_band_n is None, own_hold))
     except ValueError as exc:
         raise UserError(f"{path}: {exc}") from None
     a.events = []  # not needed by callers; keeps the result small across processes
@@ -125,6 +128,19 @@ def analyze_file(path: str, params=None, tolerance_n: float | None = None, targe
     return FileResult(source=path, n_samples=int(rec.time_s.size), duration_s=dur, metadata=meta,
                       attrs=dict(rec.attrs or {}), analysis=a,
                       sha256=_sha256(path) if hash_file else "", size_bytes=os.path.getsize(path))
+
+
+def own_changes(rec, tolerance: bool = True, band: bool = True, hold: bool = True) -> list:
+    """The recording's settings changes the engine replays, without those of the settings the
+    caller overrides for the whole file (``--tolerance``, ``--target``, an explicit target hold)."""
+    drop = {k for k, keep in (("tolerance_n", tolerance), ("target_band_n", band), ("target_hold_s", hold))
+            if not keep}
+    out = []
+    for t, settings in rec.changes or ():
+        kept = {k: v for k, v in settings.items() if k not in drop}
+        if kept:
+            out.append((t, kept))
+    return out
 
 
 def _site_at(meta: dict, t: float) -> str:
@@ -175,7 +191,7 @@ def rows_for(result: FileResult) -> list[dict]:
         row["hold"] = i
         for k in HOLD_COLUMNS[1:]:
             if k == "flags":
-                row[k] = ";".join(d["flags"])
+                row[k] = flags_text(d["flags"], ";")
             elif k == "mean_N_per_cm2":
                 row[k] = round(hold.mean_N / area, 3) if area else None
             else:

@@ -102,7 +102,7 @@ def write(d, name, text):
         ("notime.csv", "t,force_N\n0,1\n", "missing column time_s"),
         ("text.csv", "time_s,force_N\n0,1\n0.1,abc\n", "line 3, column force_N: 'abc' is not a number"),
         ("short.csv", "time_s,force_N\n0,1\n0.1\n", "line 3: expected 2 columns"),
-        ("back.csv", "time_s,force_N\n0,1\n0.2,1\n0.1,1\n", "line 4, column time_s: time does not increase"),
+        ("back.csv", "time_s,force_N\n0,1\n0.2,1\n0.1,1\n", "line 4, column time_s: time goes backwards"),
         ("binary.csv", "time_s,force_N\n\x00\x01\n", "binary"),
     ],
 )

@@ -72,7 +72,5 @@ def test_the_simulator_does_not_import_scipy():
     assert r.stdout.strip() == "False"
 
 
-@pytest.mark.xfail(strict=True, reason="nmt_monitor.dsp imports scipy.signal at import time (~0.7 s); "
-                   "the hold engine's owner is replacing it")
 def test_analyze_of_a_csv_does_not_import_scipy_signal(analyze_modules):
     assert "scipy.signal" not in analyze_modules

@@ -39,9 +39,13 @@ class LinkEvent:
     """Something that happened on the link: ``kind`` is one of
 
     ``connected`` (detail: protocol, serial, ...), ``disconnected`` (detail: reason),
-    ``reconnected``, ``gap`` (samples lost: detail ``samples``, ``frames``, device times),
+    ``reconnected`` (detail: ``serial_number``, ``same_sensor``: true, false, or null when it
+    cannot be told), ``gap`` (samples lost: detail ``samples``, ``frames``, device times),
     ``device_reset`` (the device restarted its counters), ``reply`` (a command's reply text),
-    ``tare`` (the device applied a new zero), ``warning`` (detail: message).
+    ``tare`` (the device applied a new zero), ``warning`` (detail: ``message``, and for some a
+    ``code``: ``no_readings``, ``format_changed``, ``sensor_changed``, ``identity_unknown``),
+    ``info`` (detail: ``message``, ``code``: ``readings_resumed``), ``fatal`` (the reading
+    thread stopped), ``link_stats`` (the link's counters when the stream ended).
     """
 
     kind: str
@@ -55,7 +59,7 @@ class LinkStats:
 
     port: str = ""
     protocol: str = ""
-    state: str = "connecting"  # connecting | streaming | reconnecting | stopped
+    state: str = "connecting"  # connecting | streaming | no readings | reconnecting | stopped | failed
     samples: int = 0
     rate_hz: float = 0.0  # achieved sample rate over the last few seconds
     frames: int = 0
@@ -68,13 +72,20 @@ class LinkStats:
     saturated_samples: int = 0
     gauge_errors: int = 0  # error replies from a gauge (e.g. Mark-10 "*10")
     unknown_units: int = 0  # gauge lines in a unit we cannot convert (readings dropped)
+    lines_rejected: int = 0  # gauge lines not read: noise, another format, implausible
+    format_changes: int = 0  # times the gauge's lines changed format
     serial_number: str = ""
 
     def summary(self) -> str:
+        if self.protocol == "gauge":
+            detail = (f"lines rejected {self.lines_rejected}, error replies {self.gauge_errors}, "
+                      f"format changes {self.format_changes}")
+        else:
+            detail = (f"frames lost {self.frames_lost}, samples lost {self.samples_lost}, "
+                      f"CRC failures {self.crc_failures}")
         return (
             f"{self.port} {self.protocol or '?'} {self.state}: {self.samples} samples "
-            f"@ {self.rate_hz:.1f} Hz, frames lost {self.frames_lost}, samples lost {self.samples_lost}, "
-            f"CRC failures {self.crc_failures}, bytes skipped {self.bytes_skipped}, "
+            f"@ {self.rate_hz:.1f} Hz, {detail}, bytes skipped {self.bytes_skipped}, "
             f"reconnects {self.reconnects}"
         )
 

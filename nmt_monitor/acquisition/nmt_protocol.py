@@ -5,6 +5,11 @@ reply texts. It behaves exactly like a receiver that hunts for the sync bytes, c
 length and CRC, and on any failure discards one byte and hunts again; but it does so for a
 whole chunk at a time with NumPy (candidate search, header parsing, 24-bit unpacking) and
 C-level CRCs, because per-frame Python overhead would dominate at kHz rates.
+
+After a frame it accepted, the receiver hunts on from the frame's CRC (its last two bytes),
+not after it: a frame cut short by one or two bytes can still pass its CRC when the next
+frame's first bytes happen to complete it (1 in 256 such truncations; its content is intact,
+the CRC says so), and the next frame, which begins inside that CRC, is then found too.
 """
 
 from __future__ import annotations
@@ -100,12 +105,14 @@ class FrameDecoder:
 
     def __init__(self) -> None:
         self._pending = b""
+        self._owned = 0  # bytes at the head of _pending that belong to a frame already accepted
         self.counters = DecoderCounters()
 
     def reset(self) -> None:
         """Forget any unfinished frame (e.g. after a reconnect); the counters are kept."""
-        self.counters.bytes_skipped += len(self._pending)
+        self.counters.bytes_skipped += len(self._pending) - self._owned
         self._pending = b""
+        self._owned = 0
 
     @property
     def buffered_bytes(self) -> int:
@@ -130,9 +137,10 @@ class FrameDecoder:
         self.counters.crc_failures += crc_failures
         # Every byte before the cut is now either part of an accepted frame or given up for
         # good; bytes from the cut on are kept (and counted when their fate is known).
-        consumed = int(np.sum(acc_ends - acc_starts)) if acc_starts.size else 0
-        self.counters.bytes_skipped += cut - consumed
+        covered, owned = _coverage(acc_starts, acc_ends, cut, self._owned)
+        self.counters.bytes_skipped += cut - covered
         self._pending = buf[cut:]
+        self._owned = owned
         return self._decode_accepted(buf, acc_starts, acc_ends)
 
     def _decode_accepted(self, buf: bytes, starts: np.ndarray, ends: np.ndarray) -> DecodedFrames:
@@ -197,6 +205,22 @@ class FrameDecoder:
         )
 
 
+def _coverage(starts: np.ndarray, ends: np.ndarray, cut: int, owned: int) -> tuple[int, int]:
+    """(bytes before ``cut`` inside an accepted frame, or among the first ``owned`` bytes that
+    an earlier frame took; bytes from ``cut`` on that an accepted frame took): frames may
+    share up to CRC_BYTES bytes, and a frame may end just past the cut."""
+    head = min(owned, cut)
+    if not starts.size:
+        return head, owned - cut if owned > cut else 0
+    ends_c = np.minimum(ends, cut)
+    before = np.empty_like(ends_c)  # where the previous frame ended (frames are in order)
+    before[0] = head
+    before[1:] = ends_c[:-1]
+    covered = head + int(np.maximum(ends_c - np.maximum(starts, before), 0).sum())
+    end = int(ends[-1])
+    return covered, max(end - cut, owned - cut, 0)
+
+
 def _data_length_ok(length: int) -> bool:
     return length >= DATA_HEADER_BYTES + 3 and (length - DATA_HEADER_BYTES) % 3 == 0
 
@@ -205,8 +229,8 @@ def scan_frames_reference(buf: bytes) -> tuple[np.ndarray, np.ndarray, int, int]
     """The receiver of docs/protocol.md, byte by byte: (starts, ends, cut, crc_failures).
 
     Hunts for the sync bytes; checks type, length, CRC and the sample count; on any failure
-    discards one byte and hunts again; stops at a frame that is not complete yet (``cut``:
-    where the unread tail begins).
+    discards one byte and hunts again; after a frame, hunts on from its CRC bytes; stops at a
+    frame that is not complete yet (``cut``: where the unread tail begins).
     """
     size = len(buf)
     starts: list[int] = []
@@ -241,7 +265,7 @@ def scan_frames_reference(buf: bytes) -> tuple[np.ndarray, np.ndarray, int, int]
                 continue
         starts.append(i)
         ends.append(end)
-        pos = end
+        pos = end - CRC_BYTES  # a frame may begin inside the CRC of one cut short (module doc)
     return np.asarray(starts, np.int64), np.asarray(ends, np.int64), cut, crc_failures
 
 
@@ -284,11 +308,11 @@ def scan_frames_vectorized(buf: bytes) -> tuple[np.ndarray, np.ndarray, int, int
     consistent = ~is_data | ((n_field >= 1) & (payload_len == DATA_HEADER_BYTES + 3 * n_field))
     valid = crc_ok & consistent
 
-    # The receiver only ever looks at candidates outside frames it accepted; a CRC failure
-    # inside an accepted frame was never seen by it.
+    # The receiver only ever looks at candidates outside frames it accepted (or in their CRC
+    # bytes); a CRC failure further inside an accepted frame was never seen by it.
     acc_starts = starts[valid]
     acc_ends = ends[valid]
-    if acc_starts.size > 1 and np.any(acc_starts[1:] < acc_ends[:-1]):
+    if acc_starts.size > 1 and np.any(acc_starts[1:] < acc_ends[:-1] - CRC_BYTES):
         acc_starts, acc_ends = _greedy_non_overlapping(acc_starts, acc_ends)
 
     # Where decoding must stop for now: the first waiting candidate that is not inside an
@@ -298,13 +322,13 @@ def scan_frames_vectorized(buf: bytes) -> tuple[np.ndarray, np.ndarray, int, int
         waiting.sort()
         if acc_starts.size:
             k = np.searchsorted(acc_starts, waiting, side="right") - 1
-            inside = (k >= 0) & (waiting < acc_ends[np.maximum(k, 0)])
+            inside = (k >= 0) & (waiting < acc_ends[np.maximum(k, 0)] - CRC_BYTES)
             waiting = waiting[~inside]
         if waiting.size:
             cut = int(waiting[0])
-    if cut == size and buf[-1] == 0xA5 and not (acc_ends.size and acc_ends[-1] == size):
+    if cut == size and buf[-1] == 0xA5:
         cut = size - 1  # a lone first sync byte at the very end: the second may follow
-    keep = acc_ends <= cut
+    keep = acc_starts < cut
     acc_starts = acc_starts[keep]
     acc_ends = acc_ends[keep]
 
@@ -312,12 +336,13 @@ def scan_frames_vectorized(buf: bytes) -> tuple[np.ndarray, np.ndarray, int, int
     failed = failed[failed < cut]
     if acc_starts.size and failed.size:
         k = np.searchsorted(acc_starts, failed, side="right") - 1
-        failed = failed[~((k >= 0) & (failed < acc_ends[np.maximum(k, 0)]))]
+        failed = failed[~((k >= 0) & (failed < acc_ends[np.maximum(k, 0)] - CRC_BYTES))]
     return acc_starts, acc_ends, cut, int(failed.size)
 
 
 def _greedy_non_overlapping(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Accept frames in stream order, skipping any that start inside an accepted one.
+    """Accept frames in stream order, skipping any that start inside an accepted one (before
+    its CRC bytes).
 
     Only reached when a CRC-valid false frame overlaps a real one (rare), so a loop is fine.
     """
@@ -325,7 +350,7 @@ def _greedy_non_overlapping(starts: np.ndarray, ends: np.ndarray) -> tuple[np.nd
     keep_e: list[int] = []
     last_end = -1
     for s, e in zip(starts.tolist(), ends.tolist()):
-        if s >= last_end:
+        if s >= last_end - CRC_BYTES:
             keep_s.append(s)
             keep_e.append(e)
             last_end = e

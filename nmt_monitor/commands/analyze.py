@@ -253,6 +253,8 @@ def _print_rich_tables(results, out) -> None:
 
 def _table_parts(r):
     """(heading, rows with a header row or None, lines about over-tolerance)."""
+    from nmt_monitor.flags import flags_text
+
     a = r.analysis
     head = f"{r.source}: {r.n_samples} samples, {r.duration_s:.1f} s, ~{_fmt(a.sample_rate_hz, '.0f')} Hz"
     if a.tolerance_n is not None:
@@ -269,7 +271,7 @@ def _table_parts(r):
             rows.append((str(i), _fmt(h.start_s, ".2f"), _fmt(h.end_s, ".2f"), _fmt(h.duration_s, ".1f"),
                          _fmt(h.mean_N, ".1f"), _fmt(h.sd_N, ".2f"), _fmt(h.cv_pct, ".1f"),
                          _fmt(h.drift_pct, "+.1f"), _fmt(h.drift_N_per_s, "+.2f"), _fmt(h.peak_N, ".1f"))
-                        + ((_fmt(h.time_in_target_pct, ".0f"),) if target else ()) + (", ".join(h.flags),))
+                        + ((_fmt(h.time_in_target_pct, ".0f"),) if target else ()) + (flags_text(h.flags),))
     tail = []
     if a.tolerance_n is not None:
         if a.over_tolerance:

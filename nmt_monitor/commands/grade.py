@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
         from nmt_monitor.grading.report import write_report
 
         try:
-            index = write_report(args.report, sessions, students, rubric, skipped=skipped)
+            index = write_report(args.report, sessions, students, rubric, skipped=skipped, jobs=args.jobs,
+                                 progress=progress)
         except OSError as exc:  # a full disk, a folder removed meanwhile
             raise UserError(f"--report {args.report}: cannot write the report ({exc.strerror or exc})") from None
         print(f"report: {index}", file=sys.stderr)
@@ -127,36 +128,41 @@ def print_rich_tables(sessions, students, rubric, show_holds: bool = True, out=N
 
 def table_sections(sessions, students, rubric, show_holds: bool = True):
     """(heading, [(title, rows with a header row, left-aligned leading columns)])."""
+    from nmt_monitor.flags import flags_text
+    from nmt_monitor.grading.report import NOT_GRADED, _date
     from nmt_monitor.grading.rubric import SUBSKILLS
-    from nmt_monitor.grading.scoring import SUBSKILL_LABELS
+    from nmt_monitor.grading.scoring import SCORE_HEADERS
 
-    heading = (f"rubric: {rubric.name} ({rubric.source}); sub-skills in % of target, scores 0-100, "
+    heading = (f"rubric: {rubric.name} ({rubric.source}); sub-skill scores and scores 0-100 (100: all in target), "
                f"pass {rubric.pass_score:g}")
     sections = []
     if show_holds:
         rows = [("student", "session", "hold", "start s", "dur s", "mean N", "CV %", "drift %")
-                + tuple(SUBSKILL_LABELS[k] for k in SUBSKILLS) + ("over s", "penalty", "score", "flags")]
+                + tuple(SCORE_HEADERS[k] for k in SUBSKILLS) + ("over s", "penalty", "score", "flags")]
         for s in sessions:
             for h in s.holds:
                 rows.append((s.student, s.label, str(h.index), f"{h.start_s:.1f}", f"{h.duration_s:.1f}",
                              f"{h.mean_N:.1f}", f"{h.cv_pct:.1f}", f"{h.drift_pct:+.1f}")
                             + tuple(_p(h.scores.get(k)) for k in SUBSKILLS)
                             + (f"{h.time_over_tolerance_s:.1f}", "FAIL" if h.failed else f"{h.penalty:.0f}",
-                               f"{h.composite:.0f}", ",".join(h.flags) or "-"))
+                               f"{h.composite:.0f}", flags_text(h.flags, ",")))
         sections.append(("Holds", rows, 2))
-    rows = [("student", "session", "date", "holds") + tuple(SUBSKILL_LABELS[k] for k in SUBSKILLS)
+    rows = [("student", "session", "date", "holds") + tuple(SCORE_HEADERS[k] for k in SUBSKILLS)
             + ("score", "pass", "notes")]
-    from nmt_monitor.grading.report import _date
-
     for s in sorted(sessions, key=lambda s: (s.student, s.start_epoch_s or 0, s.label)):
         m = s.subskill_means()
         rows.append((s.student, s.label, _date(s) or "-", str(len(s.holds))) + tuple(_p(m[k]) for k in SUBSKILLS)
-                    + (f"{s.score:.0f}", "yes" if s.passed else "no", "; ".join(s.notes) or "-"))
+                    + (NOT_GRADED if s.score is None else f"{s.score:.0f}",
+                       NOT_GRADED if s.passed is None else ("yes" if s.passed else "no"), "; ".join(s.notes) or "-"))
     sections.append(("Sessions", rows, 3))
-    rows = [("student", "sessions", "mean", "first", "last", "trend/session", "improving")]
+    rows = [("student", "graded", "mean", "first", "last", "trend/session", "± (s.e.)", "progress")]
     for st in students:
-        rows.append((st.name, str(len(st.sessions)), f"{st.mean:.0f}", f"{st.first:.0f}", f"{st.last:.0f}",
+        rows.append((st.name, f"{len(st.graded_sessions)}/{len(st.sessions)}", _n(st.mean), _n(st.first), _n(st.last),
                      "-" if st.trend is None else f"{st.trend:+.1f}",
-                     "-" if st.improving is None else ("yes" if st.improving else "no")))
+                     "-" if st.trend_se is None else f"{st.trend_se:.1f}", st.progress))
     sections.append(("Students", rows, 1))
     return heading, sections
+
+
+def _n(v) -> str:
+    return "-" if v is None else f"{v:.0f}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import signal
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -18,7 +18,8 @@ HELP = "record a session to an HDF5 file, without the screen"
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "record", help=HELP,
-        description=HELP + ". Stops at --seconds, on Ctrl-C or on SIGTERM, and always finishes the file. "
+        description=HELP + ". Stops at --seconds, on Ctrl-C, SIGTERM or SIGHUP (a closed terminal or ssh session), "
+        "and always finishes the file with every sample read. "
         "While recording, <name>.journal next to the file holds the data; after a crash, "
         "'nmt-monitor recover' turns it into the .h5 file.",
     )
@@ -70,15 +71,21 @@ def session_metadata(args):
 
 
 def _warn(message: str) -> None:
-    print(f"nmt-monitor: warning: {message}", file=sys.stderr, flush=True)
+    _say(f"nmt-monitor: warning: {message}")
 
 
-class _Stop(Exception):
-    pass
+def _say(text: str, file=None) -> None:
+    """Print, but never fail: after SIGHUP the terminal is gone and writes raise EIO, and the
+    file must still be finished."""
+    try:
+        print(text, file=file or sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def run(args) -> int:
     from nmt_monitor.acquisition import LinkEvent, SampleBlock
+    from nmt_monitor.commands.signals import StopSignals
     from nmt_monitor.storage import Recorder
 
     if args.seconds is not None and not args.seconds > 0:
@@ -89,51 +96,42 @@ def run(args) -> int:
     recorder = Recorder(args.out, metadata, expected_seconds=args.seconds or 3600.0,
                         rate_hz=args.rate or 1000, on_warning=_warn)
     reason = "duration"
-    stop_requested = []
-
-    def on_sigterm(signum, frame):  # noqa: ARG001
-        stop_requested.append("SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
-    try:
+    with StopSignals(second="ignore") as stop:
         try:
             reader.start()
         except BaseException:
             recorder.discard()
             raise
+        # From here on Ctrl-C, SIGTERM and SIGHUP (a closed ssh session) only ask the loop to
+        # stop: every block read reaches the file, and the file is finished.
+        stop.arm()
         recorder.set_sensor(reader.info)
         started = time.monotonic()
-        try:
-            while True:
-                if stop_requested:
-                    reason = "SIGTERM"
+        while not stop.requested:
+            if args.seconds is not None and time.monotonic() - started >= args.seconds:
+                break
+            item = reader.get(timeout=0.1)
+            if isinstance(item, (SampleBlock, LinkEvent)):
+                recorder.add(item)
+                if isinstance(item, LinkEvent) and item.kind in ("warning", "fatal"):
+                    _warn(str(item.detail.get("message")))
+                if isinstance(item, LinkEvent) and item.kind == "fatal":
+                    reason = "sensor link failed"  # finish what was recorded
                     break
-                if args.seconds is not None and time.monotonic() - started >= args.seconds:
-                    break
-                item = reader.get(timeout=0.1)
-                if isinstance(item, (SampleBlock, LinkEvent)):
-                    recorder.add(item)
-                    if isinstance(item, LinkEvent) and item.kind in ("warning", "fatal"):
-                        _warn(str(item.detail.get("message")))
-                    if isinstance(item, LinkEvent) and item.kind == "fatal":
-                        reason = "sensor link failed"  # finish what was recorded
-                        break
-                recorder.tick()
-        except KeyboardInterrupt:
-            reason = "Ctrl-C"
-        # Stop reading, keep everything already read, and finish the file (a second Ctrl-C
-        # or SIGTERM while finishing is ignored: the journal is safe in any case).
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+            recorder.tick()
+        if stop.requested:
+            reason = stop.reason
         reader.stop()
         for item in reader.drain():
             recorder.add(item)
+        stats = reader.stats()
+        recorder.add(LinkEvent("link_stats", reader.clock(), dataclasses.asdict(stats)))
+        if stats.samples != recorder.samples:  # never expected: say so rather than hide it
+            _warn(f"{stats.samples} samples were read from the sensor but {recorder.samples} recorded")
         path = recorder.finish(reason="stopped: " + reason)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     rate = reader.info.rate_hz if reader.info else 0
-    print(f"nmt-monitor: recorded {recorder.samples} samples"
-          + (f" ({recorder.samples / rate:.1f} s at {rate:g} Hz)" if rate else "")
-          + f" to {path} (stopped: {reason})", file=sys.stderr, flush=True)
-    print(path, flush=True)
+    _say(f"nmt-monitor: recorded {recorder.samples} samples"
+         + (f" ({recorder.samples / rate:.1f} s at {rate:g} Hz)" if rate else "")
+         + f" to {path} (stopped: {reason})")
+    _say(str(path), file=sys.stdout)
     return 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import errno
 import json
 import math
 import sys
@@ -103,72 +105,93 @@ def _write_block_jsonl(out, block: SampleBlock, t0: float) -> None:
 
 def run(args) -> int:
     from nmt_monitor.acquisition import LinkEvent, SampleBlock
+    from nmt_monitor.commands.signals import StopSignals
 
     if args.seconds is not None and args.seconds <= 0:
         raise UserError("--seconds must be positive")
     reader = tap_reader(make_reader(args), args)  # --lsl: the blocks also go to LSL
-    reader.start()
     out = sys.stdout
-    if args.format == "csv":
-        out.write("time_s,force_N\n")
-    t0: float | None = None
-    started = time.monotonic()
-    next_stats = started + 1.0
-    try:
-        while True:
-            now = time.monotonic()
-            if args.seconds is not None and now - started >= args.seconds:
-                break
-            item = reader.get(timeout=0.1)
-            if isinstance(item, SampleBlock):
-                if t0 is None:
-                    t0 = float(item.host_time_s[0])
-                if args.format == "csv":
-                    _write_block_csv(out, item, t0)
-                else:
-                    _write_block_jsonl(out, item, t0)
-            elif isinstance(item, LinkEvent):
-                _report_event(item, args, out, t0)
-                if item.kind == "fatal":
-                    raise UserError(f"reading {args.port} failed: {item.detail.get('message')}", EXIT_FAILURE)
-            if args.stats and now >= next_stats:
-                print(reader.stats().summary(), file=sys.stderr, flush=True)
-                next_stats = now + 1.0
-            if args.seconds is None:
-                out.flush()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        reader.stop()
-        # Whatever was already read is still printed: nothing read is lost.
-        for item in reader.drain():
-            if isinstance(item, SampleBlock):
-                if t0 is None:
-                    t0 = float(item.host_time_s[0])
-                (_write_block_csv if args.format == "csv" else _write_block_jsonl)(out, item, t0)
-            elif isinstance(item, LinkEvent):
-                _report_event(item, args, out, t0)
+    state = {"t0": None, "out_ok": True}
+
+    def write(item) -> None:
+        if isinstance(item, SampleBlock):
+            if state["t0"] is None:
+                state["t0"] = float(item.host_time_s[0])
+            if state["out_ok"]:
+                (_write_block_csv if args.format == "csv" else _write_block_jsonl)(out, item, state["t0"])
+        elif isinstance(item, LinkEvent):
+            _report_event(item, args, out if state["out_ok"] else None, state["t0"])
+
+    # Ctrl-C, SIGTERM and SIGHUP only ask the loop to stop: a block taken from the reader is
+    # always printed, and what the reader had read is drained and printed before exiting. A
+    # second Ctrl-C gets out at once (e.g. when nothing reads our output any more).
+    with StopSignals(second="abort") as stop:
+        reader.start()
+        stop.arm()
         try:
-            out.flush()
-        except BrokenPipeError:
-            pass
-        if args.stats:
-            print(reader.stats().summary(), file=sys.stderr, flush=True)
+            if args.format == "csv":
+                out.write("time_s,force_N\n")
+            started = time.monotonic()
+            next_stats = started + 1.0
+            while not stop.requested:
+                now = time.monotonic()
+                if args.seconds is not None and now - started >= args.seconds:
+                    break
+                item = reader.get(timeout=0.1)
+                if item is not None:
+                    write(item)
+                    if isinstance(item, LinkEvent) and item.kind == "fatal":
+                        raise UserError(f"reading {args.port} failed: {item.detail.get('message')}", EXIT_FAILURE)
+                if args.stats and now >= next_stats:
+                    _err(reader.stats().summary())
+                    next_stats = now + 1.0
+                if args.seconds is None:
+                    out.flush()
+        except OSError as exc:
+            if isinstance(exc, BrokenPipeError) or exc.errno != errno.EIO:
+                raise  # a closed pipe ends the command quietly (cli.main)
+            state["out_ok"] = False  # the terminal is gone (SIGHUP): stop, quietly
+        finally:
+            reader.stop()
+            # Whatever was already read is still printed: nothing read is lost.
+            try:
+                for item in reader.drain():
+                    write(item)
+                stats = reader.stats()
+                if args.format == "jsonl":
+                    write(LinkEvent("link_stats", reader.clock(), dataclasses.asdict(stats)))
+                if state["out_ok"]:
+                    out.flush()
+            except (BrokenPipeError, OSError):
+                state["out_ok"] = False
+            if args.stats:
+                _err(reader.stats().summary())
     return 0
 
 
+def _err(text: str) -> None:
+    """A line on standard error, never failing (after SIGHUP the terminal is gone)."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
 def _report_event(event: LinkEvent, args, out, t0: float | None) -> None:
-    if args.format == "jsonl" and event.kind != "reply":
+    if args.format == "jsonl" and event.kind != "reply" and out is not None:
         row = {"event": event.kind, "time_s": None if t0 is None else round(event.host_time_s - t0, 6)}
         row.update({k: v for k, v in event.detail.items() if isinstance(v, (str, int, float, bool, type(None)))})
         out.write(json.dumps(row) + "\n")
     if event.kind == "warning":
-        print(f"nmt-monitor: warning: {event.detail.get('message')}", file=sys.stderr, flush=True)
+        _err(f"nmt-monitor: warning: {event.detail.get('message')}")
+    elif event.kind == "info":
+        _err(f"nmt-monitor: {event.detail.get('message')}")
     elif event.kind == "disconnected":
-        print(f"nmt-monitor: sensor disconnected ({event.detail.get('reason')}); reconnecting",
-              file=sys.stderr, flush=True)
+        _err(f"nmt-monitor: sensor disconnected ({event.detail.get('reason')}); reconnecting")
     elif event.kind == "reconnected":
-        print("nmt-monitor: sensor reconnected", file=sys.stderr, flush=True)
+        same = {True: "the same sensor", False: "a different sensor", None: "identity not checked"}.get(
+            event.detail.get("same_sensor"), "")
+        _err(f"nmt-monitor: sensor reconnected ({same})" if same else "nmt-monitor: sensor reconnected")
     elif event.kind in ("gap", "device_reset") and args.stats:
         detail = ", ".join(f"{k}={v}" for k, v in event.detail.items())
-        print(f"nmt-monitor: {event.kind}: {detail}", file=sys.stderr, flush=True)
+        _err(f"nmt-monitor: {event.kind}: {detail}")

@@ -31,11 +31,18 @@ from .events import (
     HoldProgress,
     HoldStarted,
     OverTolerance,
-    OverToleranceEnded,
-    OverToleranceStarted,
 )
-from .filters import Binner, LowPass
+from .buffer import BinBuffer
+from .filters import Binner, LowPass, SampleSpacing
+from .metrics import Approach, HoldSpan, hold_metrics
 from .params import HoldParams
+from .tolerance import ToleranceTracker
+from .zero import ZeroTracker
+
+# The start's band: this many robust SDs of the plateau's own wander (or edge_pct of it).
+EDGE_SDS = 3.0
+
+_UNCHANGED = object()  # HoldEngine.configure: leave this setting as it is
 
 # Bins processed per vectorised block (about 20 s at 50 Hz).
 _BLOCK = 1024
@@ -55,99 +62,97 @@ _RANK = {
 class _ExitTest(NamedTuple):
     """The excursion / motion test over bins [k, q) of a hold (see ``HoldEngine._exit``)."""
 
-    ks: np.ndarray  # bin positions k..q-1
-    A: np.ndarray  # anchor level (the 2 Hz force ``_D`` bins earlier, not before the hold)
-    sk: np.ndarray  # the 2 Hz force at ks
-    exc: np.ndarray  # off the anchor by more than the exit threshold
-    lf: np.ndarray  # last position not in an excursion, running
-    e_i: int  # index (relative to k) where a release/step/motion is confirmed, or -1
-    e0: int  # where that change began, or -1
+    positions: np.ndarray  # bin positions k..q-1
+    anchor_n: np.ndarray  # the 2 Hz force exit_lookback earlier (not before the hold was seen)
+    smooth_n: np.ndarray  # the 2 Hz force at the positions
+    excursion: np.ndarray  # inside an excursion (off the level before it by more than exit_pct)
+    excursion_state: tuple[int, float]  # (start, level before it) of one still open at q, or (-1, 0)
+    confirmed: int  # index (relative to k) where a release/step/motion is confirmed, or -1
+    change_start: int  # position where that change began, or -1
+    unloaded: bool = False  # the change is the force found quiet at the unloaded level
 
 
-class _Buffer:
-    """Per-bin arrays addressed by absolute position (bins since the engine started)."""
+@dataclass(frozen=True)
+class _BinCounts:
+    """The engine's time parameters as whole numbers of envelope bins."""
 
-    NAMES = ("j", "x", "xf", "s", "f", "valid")
+    settle: int  # settle_window_s
+    exit_lookback: int  # exit_lookback_s
+    correction: int  # max_correction_s: an excursion longer than this ends a hold
+    motion_level: int  # motion_level_s
+    motion_window: int  # motion_window_s
+    motion_count: int  # off-level bins in motion_window that make motion
+    drift_window: int  # drift_window_s
+    drift_guard: int  # drift_guard_s
+    drift_confirm: int  # drift_confirm_s
+    progress: int  # progress_interval_s
+    max_gap: int  # max_gap_s: a longer run of empty bins ends a segment
+    edge_half: int  # half-width of the edge smoother (edge_smooth_s)
+    ramp_lookback: int  # ramp_lookback_s
+    rest_window: int  # rest_window_s
+    rest_confirm: int  # rest_confirm_s
+    tol_release: int  # tolerance_release_s
+    tol_back: int  # reach of the alert filter: raw bins behind an alert
+    max_hold: int  # max_hold_s
+    one_second: int
+    quarter_second: int
+    tenth_second: int
+    step_confirm: int  # step_confirm_s: a change to a new level (not a release) lasts this
+    settle_hold: int  # the force stays in the edge band this long from the start
+    start_revision: int  # start_revision_s
+    zero_track_grid: int  # one zero-track point per this many bins of a rest
 
-    def __init__(self) -> None:
-        self.base = 0
-        self.n = 0
-        cap = 1024
-        self.j = np.zeros(cap, dtype=np.int64)
-        self.x = np.zeros(cap)
-        self.xf = np.zeros(cap)
-        self.s = np.zeros(cap)
-        self.f = np.zeros(cap)
-        self.valid = np.zeros(cap, dtype=bool)
+    @classmethod
+    def of(cls, p: HoldParams) -> _BinCounts:
+        fs = p.envelope_rate_hz
+
+        def bins(seconds: float, minimum: int = 1) -> int:
+            return max(minimum, int(round(seconds * fs)))
+
+        motion_window = bins(p.motion_window_s)
+        return cls(
+            settle=bins(p.settle_window_s, 3), exit_lookback=bins(p.exit_lookback_s),
+            correction=bins(p.max_correction_s), motion_level=bins(p.motion_level_s),
+            motion_window=motion_window, motion_count=max(1, int(math.ceil(p.motion_fraction * motion_window))),
+            drift_window=bins(p.drift_window_s), drift_guard=int(round(p.drift_guard_s * fs)),
+            drift_confirm=bins(p.drift_confirm_s),
+            progress=bins(p.progress_interval_s), max_gap=int(math.floor(p.max_gap_s * fs + 1e-9)),
+            edge_half=max(1, int(round(p.edge_smooth_s * fs / 2))), ramp_lookback=bins(p.ramp_lookback_s),
+            rest_window=bins(p.rest_window_s, 3), rest_confirm=bins(p.rest_confirm_s), tol_release=bins(p.tolerance_release_s), tol_back=bins(0.15),
+            max_hold=bins(p.max_hold_s), one_second=bins(1.0), quarter_second=bins(0.25),
+            tenth_second=bins(0.1), step_confirm=bins(p.step_confirm_s), settle_hold=bins(0.3), start_revision=bins(p.start_revision_s), zero_track_grid=bins(1.0),
+        )
 
     @property
-    def end(self) -> int:
-        return self.base + self.n
+    def keep(self) -> int:
+        """Bins kept behind the current position while idle (ramp look-back, windows, slack)."""
+        return max(self.ramp_lookback + 2 * self.settle + self.exit_lookback + 4 * self.edge_half,
+                   self.rest_window) + 8
 
-    def append(self, j, x, xf, s, f, valid) -> None:
-        m = j.size
-        if self.n + m > self.j.size:
-            cap = max(2 * self.j.size, self.n + m)
-            for name in self.NAMES:
-                old = getattr(self, name)
-                new = np.zeros(cap, dtype=old.dtype)
-                new[: self.n] = old[: self.n]
-                setattr(self, name, new)
-        sl = slice(self.n, self.n + m)
-        self.j[sl] = j
-        self.x[sl] = x
-        self.xf[sl] = xf
-        self.s[sl] = s
-        self.f[sl] = f
-        self.valid[sl] = valid
-        self.n += m
-
-    def trim(self, keep_from: int) -> None:
-        drop = keep_from - self.base
-        if drop <= 0 or drop < self.n // 2 or drop < 4096:
-            return
-        for name in self.NAMES:
-            arr = getattr(self, name)
-            arr[: self.n - drop] = arr[drop : self.n]
-        self.n -= drop
-        self.base = keep_from
-
-    def get(self, name: str, p0: int, p1: int) -> np.ndarray:
-        return getattr(self, name)[p0 - self.base : p1 - self.base]
-
-    def at(self, name: str, p: int):
-        return getattr(self, name)[p - self.base]
+    @property
+    def capped_keep(self) -> int:
+        """Bins a capped hold still reads behind the current position (exit and motion tests)."""
+        return self.exit_lookback + self.motion_window + self.motion_level + 8
 
 
 @dataclass
 class _HoldState:
-    kd: int  # position where the plateau was detected (hold_started)
+    detected: int  # position where the plateau was detected (hold_started)
     start: int
     level0: float  # settled level (gross)
     zero: float
     ref: float | None = None  # gross level over the first drift window
     ref_pos: int = 0
-    exc_lastfalse: int = 0
+    exc_start: int = -1  # position where the excursion under way began (-1: none)
+    exc_anchor: float = 0.0  # the level (gross) before it
+    quiet_lastfalse: int = 0
     drift_lastfalse: int = 0
     warned: bool = False
     next_progress: int = 0
     truncated: bool = False
     prev_end: int = -1
     cap: int = 0  # position where the hold reaches max_hold_s and is ended
-
-
-@dataclass
-class _TolState:
-    active: bool = False
-    start: int = 0
-    last_above: int = 0
-    # times of start and last_above, taken while their bins are buffered, so an episode
-    # does not pin the buffer (a load above tolerance left on the sensor)
-    start_t: float = 0.0
-    last_above_t: float = 0.0
-    lastnb: int = 0  # last position not below the release level
-    peak: float = -math.inf  # largest raw bin mean
-    fpeak: float = -math.inf  # largest filtered value
+    revised: bool = False  # the start has been decided again (``HoldEngine._revise_start``)
 
 
 @dataclass
@@ -161,6 +166,8 @@ class HoldAnalysis:
     tolerance_n: float | None = None
     target_band_n: tuple[float, float] | None = None
     params: HoldParams = field(default_factory=HoldParams)
+    #: (time_s, zero_N): where the zero was learnt or moved (``HoldEngine.zero_track``)
+    zero_track: list = field(default_factory=list)
 
     def to_dict(self, source: str | None = None) -> dict:
         """The ``analyze --json`` object of design.md (plus a few documented extra fields)."""
@@ -194,35 +201,13 @@ class HoldEngine:
         fs = p.envelope_rate_hz
         self.fs = fs
         self.dt = 1.0 / fs
-
-        def bins(seconds: float, minimum: int = 1) -> int:
-            return max(minimum, int(round(seconds * fs)))
-
-        self._W = bins(p.settle_window_s, 3)
-        self._D = bins(p.exit_lookback_s)
-        self._confirm = bins(p.max_correction_s)
-        self._Wm = bins(p.motion_level_s)
-        self._Wc = bins(p.motion_window_s)
-        self._motion_count = max(1, int(math.ceil(p.motion_fraction * self._Wc)))
-        self._Wd = bins(p.drift_window_s)
-        self._dconfirm = bins(p.drift_confirm_s)
-        self._progress = bins(p.progress_interval_s)
-        self._max_gap = int(math.floor(p.max_gap_s * fs + 1e-9))
-        self._h = max(1, int(round(p.edge_smooth_s * fs / 2)))  # half-width of the edge smoother
-        self._ramp = bins(p.ramp_lookback_s)
-        self._zero_bins = bins(p.zero_window_s)
-        self._tol_release = bins(p.tolerance_release_s)
-        self._tol_back = bins(0.15)  # reach of the alert filter: raw bins behind an alert
-        self._keep = self._ramp + 2 * self._W + self._D + 4 * self._h + 8
-        self._max_hold = bins(p.max_hold_s)
-        # bins a capped hold (ended at max_hold_s, waiting for the force to leave its level)
-        # still reads behind the current position: the exit look-back and the motion windows
-        self._capped_keep = self._D + self._Wc + self._Wm + 8
+        self.bins = _BinCounts.of(p)
 
         self._binner = Binner(self.dt)
+        self._spacing = SampleSpacing(p.sampling_gap_factor, self.bins.max_gap + 1)
         self._lp_s = LowPass(p.smooth_cutoff_hz, fs)
         self._lp_f = LowPass(p.alert_cutoff_hz, fs)
-        self._buf = _Buffer()
+        self._buf = BinBuffer()
         self._pos = 0
         self._seg_start = 0
         self._last_j: int | None = None
@@ -230,20 +215,22 @@ class HoldEngine:
         self._last_valid_pos = -1
         self._finished = False
 
-        self.zero_n = 0.0
-        self._zero_acquired = False
-        self._rest_vals = np.empty(0)
-        self._rest_last = -10
+        self._zero = ZeroTracker(p, self.bins.rest_window, self.bins.rest_confirm, self.dt)
         self._scan_floor = 0
         self._prev_end = -1
+        # after a hold: its level, and the lowest the (net, smoothed) force has been since
+        self._landing_from_n: float | None = None
+        self._landing_low_n = math.inf
         self._hold: _HoldState | None = None
         # a hold ended at max_hold_s: its exit rules still run (no events), and no new hold
         # starts until they fire (the force has left that level)
         self._capped: _HoldState | None = None
-        self._tol = _TolState()
+        self._tol: ToleranceTracker | None = None
+        self._tol_for: float | None = None
 
         self.holds: list[Hold] = []
-        self.over_tolerance: list[OverTolerance] = []
+        #: (time_s, zero_N) where the zero was learnt or moved: the session's zero track
+        self.zero_track: list[tuple[float, float]] = []
         self._out: list[tuple[int, int, Event]] = []
 
     # ------------------------------------------------------------------ public API
@@ -253,14 +240,42 @@ class HoldEngine:
 
     @property
     def over_tolerance_active(self) -> bool:
-        return self._tol.active
+        return self._tol is not None and self._tol.active
+
+    @property
+    def over_tolerance(self) -> list[OverTolerance]:
+        return self._tol.episodes if self._tol is not None else []
+
+    @property
+    def zero_n(self) -> float:
+        """The zero now (the sensor's reading with nothing on it, estimated from the signal)."""
+        return self._zero.zero_n
 
     @property
     def sample_count(self) -> int:
         return self._binner.n_samples
 
+    def configure(self, *, tolerance_n=_UNCHANGED, target_band_n=_UNCHANGED, target_hold_s=_UNCHANGED) -> list[Event]:
+        """Change the client's limits during a session; they apply to every bin completed
+        from now on (the open bin included). An over-tolerance episode under way ends at the
+        last completed bin when the tolerance changes. Returns the events this caused.
+
+        ``analyze_holds(..., changes=...)`` replays the same changes at the same times, so a
+        recording re-analysed later gives what the live session showed."""
+        if tolerance_n is not _UNCHANGED:
+            tolerance_n = None if tolerance_n is None else float(tolerance_n)
+            if tolerance_n != self.tolerance_n:
+                if self.over_tolerance_active and self._pos > 0:
+                    self._emit(self._pos - 1, self._tol.end(self._time(self._pos - 1)))
+                self.tolerance_n = tolerance_n
+        if target_band_n is not _UNCHANGED:
+            self.target_band_n = None if target_band_n is None else (float(target_band_n[0]), float(target_band_n[1]))
+        if target_hold_s is not _UNCHANGED:
+            self.params = self.params.replace(target_hold_s=None if target_hold_s is None else float(target_hold_s))
+        return self._drain()
+
     def feed(self, time_s, force_n) -> list[Event]:
-        """Process one chunk of samples (time in s, strictly increasing; force in N)."""
+        """Process one chunk of samples (time in s, never going backwards; force in N)."""
         if self._finished:
             raise RuntimeError("HoldEngine.feed() after finish()")
         t = np.asarray(time_s, dtype=np.float64).reshape(-1)
@@ -269,7 +284,7 @@ class HoldEngine:
             raise ValueError("time_s and force_n must have the same length")
         jb, xb, cb = self._binner.push(t, f)
         if jb.size:
-            self._ingest(jb, xb)
+            self._ingest(jb, xb, cb)
         return self._drain()
 
     def finish(self) -> list[Event]:
@@ -278,18 +293,21 @@ class HoldEngine:
             return []
         jb, xb, cb = self._binner.push(np.empty(0), np.empty(0), final=True)
         if jb.size:
-            self._ingest(jb, xb)
+            self._ingest(jb, xb, cb)
         self._finished = True
         at = self._pos - 1
         if self._hold is not None:
             self._end_hold(self._last_valid_pos, "end_of_data", at)
-        if self._tol.active:
-            self._end_tol(at)
+        if self.over_tolerance_active:
+            self._emit(at, self._tol.end(self._time(at)))
         return self._drain()
 
     # ------------------------------------------------------------------ helpers
     def _time(self, pos: int) -> float:
         return self._binner.t0 + float(self._buf.at("j", pos)) * self.dt  # bin centre
+
+    def _times(self, p0: int, p1: int) -> np.ndarray:
+        return self._binner.t0 + self._buf.get("j", p0, p1).astype(np.float64) * self.dt
 
     def _emit(self, pos: int, event: Event) -> None:
         self._out.append((pos, _RANK[event.kind], event))
@@ -304,7 +322,7 @@ class HoldEngine:
 
     def _smooth(self, p0: int, p1: int, lo: int, hi: int) -> np.ndarray:
         """Centred moving average of xf over positions [p0, p1), using data only in [lo, hi)."""
-        h = self._h
+        h = self.bins.edge_half
         lo = max(lo, self._buf.base)
         a, b = max(p0 - h, lo), min(p1 + h, hi)
         seg = self._buf.get("xf", a, b)
@@ -316,14 +334,15 @@ class HoldEngine:
         return np.convolve(seg, np.full(k, 1.0 / k), mode="valid")
 
     # ------------------------------------------------------------------ ingest
-    def _ingest(self, jb: np.ndarray, xb: np.ndarray) -> None:
+    def _ingest(self, jb: np.ndarray, xb: np.ndarray, cb: np.ndarray) -> None:
         prev = self._last_j
         if prev is None:
             gaps = np.diff(jb, prepend=jb[0]) - 1
             gaps[0] = 0
         else:
             gaps = np.diff(jb, prepend=prev) - 1
-        long_gap = gaps > self._max_gap
+        sampling = gaps <= self._spacing.allowed_empty(gaps, cb)
+        long_gap = gaps > self.bins.max_gap
         if prev is None:
             long_gap[0] = True  # the very first bin starts a segment
         breaks = np.flatnonzero(long_gap)
@@ -333,18 +352,19 @@ class HoldEngine:
         for i0, i1 in zip(bounds[:-1], bounds[1:]):
             if i0 == i1:
                 continue
-            self._segment(jb[i0:i1], xb[i0:i1], gaps[i0:i1].copy(), bool(long_gap[i0]))
+            self._segment(jb[i0:i1], xb[i0:i1], gaps[i0:i1].copy(), sampling[i0:i1], bool(long_gap[i0]))
         self._last_j = int(jb[-1])
         self._last_x = float(xb[-1])
         self._trim()
 
-    def _segment(self, jb, xb, gaps, new_segment: bool) -> None:
+    def _segment(self, jb, xb, gaps, sampling, new_segment: bool) -> None:
         if new_segment:
             gaps[0] = 0
             if self._pos > 0:
                 self._break(self._pos)
             self._seg_start = self._pos
             self._scan_floor = self._pos
+            self._zero.break_run()
             self._lp_s.reset(float(xb[0]))
             self._lp_f.reset(float(xb[0]))
             prev_x = float(xb[0])
@@ -352,16 +372,23 @@ class HoldEngine:
             prev_x = self._last_x
         n = jb.size
         if gaps.any():
+            # empty bins: within the data's own sampling interval they are interpolated
+            # between the samples around them (both known: a bin is emitted only once a later
+            # one has data) and count as data; beyond it they are missing: the filters see
+            # the last value, the metrics skip them
             reps = gaps + 1
             total = int(reps.sum())
             idx = np.repeat(np.arange(n), reps)
             first = np.cumsum(reps) - reps
             within = np.arange(total) - np.repeat(first, reps)
             j = jb[idx] - gaps[idx] + within
-            valid = within == gaps[idx]
-            prevs = np.concatenate(([prev_x], xb[:-1]))
-            xf = np.where(valid, xb[idx], prevs[idx])
-            x = np.where(valid, xb[idx], np.nan)
+            data = within == gaps[idx]
+            prevs = np.concatenate(([prev_x], xb[:-1]))[idx]
+            nexts = xb[idx]
+            interp = np.where(data, nexts, prevs + (nexts - prevs) * (within + 1) / reps[idx])
+            valid = data | sampling[idx]
+            xf = np.where(valid, interp, prevs)
+            x = np.where(valid, xf, np.nan)
         else:
             j, x, xf = jb, xb, xb
             valid = np.ones(n, dtype=bool)
@@ -378,8 +405,6 @@ class HoldEngine:
         # not O(rest of the recording); results do not depend on the block size
         for b0 in range(p, q, _BLOCK):
             b1 = min(q, b0 + _BLOCK)
-            zero_changes: list[tuple[int, float]] = []
-            zero_at_b0 = self.zero_n
             k = b0
             while k < b1:
                 if self._hold is not None:
@@ -387,109 +412,185 @@ class HoldEngine:
                 elif self._capped is not None:
                     k = self._run_capped(k, b1)
                 else:
-                    k = self._scan_idle(k, b1, zero_changes)
+                    k = self._scan_idle(k, b1)
             if self.tolerance_n is not None:
-                self._tolerance(b0, b1, zero_at_b0, zero_changes)
+                self._tolerance(b0, b1)
 
     def _break(self, at_pos: int) -> None:
         """A long gap: end what is in progress at the last sample before it."""
         if self._hold is not None:
             self._end_hold(self._last_valid_pos, "gap", at_pos)
         self._capped = None
-        if self._tol.active:
-            self._end_tol(self._last_valid_pos, emit_pos=at_pos)
+        if self.over_tolerance_active:
+            self._emit(at_pos, self._tol.end(self._time(self._last_valid_pos)))
 
     def _trim(self) -> None:
-        keep = self._pos - self._keep
+        b = self.bins
+        keep = self._pos - b.keep
         if self._hold is not None:
-            keep = min(keep, self._hold.start - self._ramp - 4 * self._h - 2)
+            keep = min(keep, self._hold.start - b.ramp_lookback - 4 * b.edge_half - 2)
         if self._capped is not None:
-            keep = min(keep, self._pos - self._capped_keep)
+            keep = min(keep, self._pos - b.capped_keep)
         self._buf.trim(max(keep, self._buf.base))
 
     # ------------------------------------------------------------------ IDLE
-    def _scan_idle(self, k: int, q: int, zero_changes) -> int:
+    def _band(self, level_net, pct: float, noise_sd_n=None):
+        """The one rule for every band (settle, exit, motion, edge; docs/metrics.md "Bands"):
+        ``pct`` % of the net level, never narrower than ``noise_band_sd`` SDs of the unloaded
+        sensor's noise in the smoothed force, nor than ``band_floor_n``."""
         p = self.params
-        W = self._W
+        noise = self._zero.noise_sd_n if noise_sd_n is None else noise_sd_n
+        floor = np.maximum(p.band_floor_n, p.noise_band_sd * self._lp_s.noise_gain * noise)
+        return np.maximum(pct / 100.0 * np.abs(level_net), floor)
+
+    def _scan_idle(self, k: int, q: int) -> int:
+        """No hold in progress: track the zero, and look for the force settling onto a plateau
+        at least ``min_hold_level_n`` above it (a hold starts there)."""
+        p = self.params
+        b = self.bins
+        W, Z = b.settle, b.rest_window
+        zeros = np.full(q - k, self._zero.zero_n)
+        noise = np.full(q - k, self._zero.noise_sd_n)
+        rest = np.zeros(q - k, dtype=bool)
+        zk = max(k, self._seg_start + Z - 1)  # positions with a whole rest window in the segment
+        plan = None
+        if zk < q:
+            plan = self._zero.plan(zk, self._buf.get("s", zk - Z + 1, q), self._buf.get("xf", zk - Z + 1, q))
+            zeros[zk - k :] = plan.zeros
+            noise[zk - k :] = plan.noise_sd
+            for i, end, _start, judge, follow in plan.runs:
+                # rest, or quiet and not judged yet (no hold starts there: it may be the zero)
+                stop = end if follow else {-2: i, -1: end}.get(judge, judge)
+                rest[zk - k + i : zk - k + stop] = True
+        c = -1
         lo = max(k, self._scan_floor + W - 1, self._seg_start + W - 1)
-        if lo >= q:
+        if not self._zero.acquired:
+            # nothing is known of the zero yet: a settled level may be an untared offset;
+            # wait until a first rest could have been judged (quiet or steady: the zero)
+            lo = max(lo, self._seg_start + Z - 1 + b.rest_confirm - 1)
+        if lo < q:
+            s = self._buf.get("s", lo - W + 1, q)
+            if s.size == W:
+                rmax = np.array([s.max()])
+                rmin = np.array([s.min()])
+            else:
+                win = sliding_window_view(s, W)
+                rmax = win.max(axis=1)
+                rmin = win.min(axis=1)
+            mid = 0.5 * (rmax + rmin)
+            z = zeros[lo - k :]
+            net = mid - z
+            settled = (rmax - rmin) <= self._band(net, p.settle_band_pct, noise[lo - k :])
+            cand = settled & (net >= p.min_hold_level_n) & ~rest[lo - k :]
+            if self._landing_from_n is not None:
+                # after a release: a plateau of a few N the force fell onto, below half of the
+                # hold it left, is the hand resting on the sensor, not a new hold; a new hold
+                # is approached from below (the force had gone under half of it since)
+                low = np.minimum.accumulate(np.concatenate(([self._landing_low_n], s[W - 1 :] - z)))[1:]
+                landed = ((net < min(0.5 * self._landing_from_n, p.resting_contact_max_n))
+                          & (low >= 0.5 * net))
+                # a steady few N after a hold ten times as heavy is a limb or a strap resting
+                # on the sensor between efforts, however it got there
+                landed |= net < min(0.1 * self._landing_from_n, 2.0 * p.resting_contact_max_n)
+                cand &= ~landed
+            if cand.any():
+                c = lo + int(np.argmax(cand))
+        upto = c if c >= 0 else q
+        if self._landing_from_n is not None and upto > lo:
+            sl = self._buf.get("s", lo, upto) - zeros[lo - k : upto - k]
+            self._landing_low_n = min(self._landing_low_n, float(sl.min()))
+        if plan is not None:
+            self.zero_track.extend((self._time(pos), zero)
+                                   for pos, zero in self._zero.commit(plan, upto, b.zero_track_grid))
+        self._buf.set("z", k, zeros[: upto - k])
+        if c < 0:
             return q
-        s = self._buf.get("s", lo - W + 1, q)
-        if s.size == W:
-            rmax = np.array([s.max()])
-            rmin = np.array([s.min()])
-        else:
-            win = sliding_window_view(s, W)
-            rmax = win.max(axis=1)
-            rmin = win.min(axis=1)
-        mid = 0.5 * (rmax + rmin)
-        z = self.zero_n
-        band = np.maximum(p.settle_band_pct / 100.0 * np.abs(mid - z), p.settle_band_n)
-        settled = (rmax - rmin) <= band
-        if self._zero_acquired:
-            rest = settled & (mid - z < p.rest_band_n)
-            cand = settled & (mid - z >= p.min_hold_level_n)
-        else:
-            rest = settled & (np.abs(mid) <= p.max_zero_offset_n)
-            cand = settled & (mid > p.max_zero_offset_n) & (mid >= p.min_hold_level_n)
-        ci = int(np.argmax(cand)) if cand.any() else -1
-        lim = ci if ci >= 0 else mid.size
-        rp = np.flatnonzero(rest[:lim])
-        if rp.size:
-            brk = np.flatnonzero(np.diff(rp) != 1)
-            rs = int(rp[brk[-1] + 1]) if brk.size else int(rp[0])
-            vals = mid[rs : int(rp[-1]) + 1]
-            if rs == 0 and self._rest_last == lo - 1:
-                vals = np.concatenate((self._rest_vals, vals))
-            self._rest_vals = vals[-self._zero_bins :].copy()
-            self._rest_last = lo + int(rp[-1])
-        if ci < 0:
-            return q
-        c = lo + ci
-        self._start_hold(c, zero_changes)
+        self._start_hold(c)
         return c + 1
 
-    def _start_hold(self, c: int, zero_changes) -> None:
+    def _start_hold(self, c: int) -> None:
         p = self.params
-        W = self._W
-        if self._rest_vals.size:
-            self.zero_n = float(np.median(self._rest_vals))
-            self._zero_acquired = True
-            self._rest_vals = np.empty(0)
-            zero_changes.append((c, self.zero_n))
-        z = self.zero_n
+        b = self.bins
+        W = b.settle
+        self._zero.break_run()
+        z = self._zero.zero_n
+        self._buf.fill("z", c, c + 1, z)
         level0 = float(np.median(self._buf.get("xf", c - W + 1, c + 1)))
-        if level0 - z < p.min_hold_level_n:
-            return
-        # refine the start: first point after the last one outside the band around level0,
-        # looking back from the start of the settle window.
-        a = max(c - self._ramp, self._seg_start, self._prev_end + 1, self._buf.base + self._h)
-        w0 = c - W + 1
-        xs = self._smooth(a, c + 1, self._seg_start, c + 1)
-        resid = xs[w0 - a :] - level0
-        sd = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
-        band = max(p.edge_pct / 100.0 * abs(level0 - z), 3.0 * sd, p.edge_n)
-        out = np.flatnonzero(np.abs(xs[: w0 - a + 1] - level0) > band)
-        if out.size:
-            start = a + int(out[-1]) + 1
-            truncated = False
-        else:
-            start = a
-            truncated = a == self._seg_start
-        hs = _HoldState(kd=c, start=start, level0=level0, zero=z, truncated=truncated, prev_end=self._prev_end)
-        hs.exc_lastfalse = c
+        start, truncated = self._find_start(c, c - W + 1, c + 1, z)
+        hs = _HoldState(detected=c, start=start, level0=level0, zero=z, truncated=truncated,
+                        prev_end=self._prev_end)
+        hs.quiet_lastfalse = c + b.rest_window - 2  # quiet runs start with the first whole window
         hs.drift_lastfalse = c
-        hs.ref_pos = start + self._Wd - 1
-        if hs.ref_pos <= c:
-            hs.ref = self._ref_level(start)
-        steps = (c + 1 - start + self._progress - 1) // self._progress
-        hs.next_progress = start + max(1, steps) * self._progress
-        hs.cap = max(start + self._max_hold, c + 1)
+        self._set_start(hs, start, c)
         self._hold = hs
         self._emit(c, HoldStarted(time_s=self._time(c), start_s=self._time(start), level_N=level0 - z))
 
+    def _set_start(self, h: _HoldState, start: int, now: int) -> None:
+        """Make ``start`` the hold's start (decided at position ``now``): the drift reference,
+        the progress grid and the length cap follow from it."""
+        b = self.bins
+        h.start = start
+        h.ref = None
+        h.ref_pos = start + b.drift_guard + b.drift_window - 1
+        steps = (now + 1 - start + b.progress - 1) // b.progress
+        h.next_progress = start + max(1, steps) * b.progress
+        h.cap = max(start + b.max_hold, now + 1)
+
+    def _find_start(self, c: int, w0: int, w1: int, z: float) -> tuple[int, bool]:
+        """Where the approach settled onto the plateau seen over [w0, w1) (detected at c).
+
+        The plateau's level is the median of the bin means over [w0, w1), its band edge_pct
+        of it or 3 robust SDs of its own wander, whichever is wider (but not beyond motion_pct).
+        The approach ends at its last
+        point farther than three bands and exit_pct from the level (a bump that would not end a
+        hold is the hold's own; an overshoot beyond the band is not); the start is the first
+        point after that from which the lightly smoothed force stays inside the band for
+        ``settle_hold``. Returns (start, truncated: the data began inside the hold)."""
+        p = self.params
+        b = self.bins
+        a = max(c - b.ramp_lookback, self._seg_start, self._prev_end + 1, self._buf.base + b.edge_half)
+        level = float(np.median(self._buf.get("xf", w0, w1)))
+        xs = self._smooth(a, w1, self._seg_start, w1)
+        resid = xs[w0 - a :] - level
+        if resid.size >= b.one_second:  # its wander about its own trend, not the trend
+            i = np.arange(resid.size) - 0.5 * (resid.size - 1)
+            resid = resid - i * float(i @ resid) / float(i @ i)
+        sd = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+        # a plateau wandering by more than motion_pct is not still: its band stops there
+        band = max(float(self._band(level - z, p.edge_pct)),
+                   min(EDGE_SDS * sd, p.motion_pct / 100.0 * abs(level - z)))
+        dev = np.abs(xs - level)
+        far = np.flatnonzero(dev[: c - a + 1] > max(3.0 * band, p.exit_pct / 100.0 * abs(level - z)))
+        if far.size:
+            i0 = int(far[-1]) + 1
+            outside = np.concatenate((dev[i0:] > band, [True]))
+            run_ends = np.flatnonzero(outside)
+            run_starts = np.concatenate(([0], run_ends[:-1] + 1))
+            ok = np.flatnonzero(run_ends - run_starts >= min(b.settle_hold, w1 - 1 - a - i0))
+            if ok.size:
+                return min(a + i0 + int(run_starts[ok[0]]), c), False
+        out = np.flatnonzero(dev[: w0 - a + 1] > band)
+        if out.size:
+            return min(a + int(out[-1]) + 1, c), False
+        return a, a == self._seg_start
+
+    def _revise_start(self, h: _HoldState, at: int) -> None:
+        """Once ``start_revision_s`` of the plateau has been seen after the detection (or the
+        hold ends sooner), its level and wander are known better than in the settle window:
+        the start is decided again from them (a real pull's plateau wanders by 5-10 %)."""
+        h.revised = True
+        start, truncated = self._find_start(h.detected, h.detected, at + 1, h.zero)
+        if start >= h.start:
+            # only ever earlier: a later start would be right for an approach still creeping
+            # on, but real pulls wander by 5-10 % and drifting holds move from their first
+            # second on, and both would then seem to start late
+            return
+        h.truncated = truncated
+        self._set_start(h, start, at)
+
     def _ref_level(self, start: int) -> float:
-        x = self._buf.get("x", start, start + self._Wd)
+        g = self.bins.drift_guard
+        x = self._buf.get("x", start + g, start + g + self.bins.drift_window)
         v = x[np.isfinite(x)]
         if v.size:
             return float(v.mean())
@@ -497,44 +598,117 @@ class HoldEngine:
 
     # ------------------------------------------------------------------ HOLD
     def _exit(self, h: _HoldState, k: int, q: int) -> _ExitTest:
-        """Excursion / motion test over [k, q) against the level 2 s (``_D``) earlier."""
+        """Excursion / motion test over [k, q) against the level ``exit_lookback`` earlier."""
         p = self.params
         ks = np.arange(k, q)
-        anc = np.maximum(ks - self._D, h.kd)
+        anc = np.maximum(ks - self.bins.exit_lookback, h.detected)
         A = self._buf.s[anc - self._buf.base]
         sk = self._buf.get("s", k, q)
-        thr = np.maximum(p.exit_pct / 100.0 * np.abs(A - h.zero), p.exit_n)
-        exc = np.abs(sk - A) > thr
-        lf = np.maximum.accumulate(np.where(exc, h.exc_lastfalse, ks))
-        hits = np.flatnonzero(ks - lf >= self._confirm)
-        e_i = int(hits[0]) if hits.size else -1
-        e0 = int(lf[e_i]) + 1 if e_i >= 0 else -1
-        m_i, m0 = self._motion(h, k, q)
-        if m_i >= 0 and (e_i < 0 or m_i < e_i):
-            e_i, e0 = m_i, m0
-        return _ExitTest(ks, A, sk, exc, lf, e_i, e0)
+        exc, e_i, e0, state = self._excursion(h, k, A, sk)
+        unloaded = False
+        for rule, (m_i, m0) in enumerate((self._motion(h, k, q), self._unloaded(h, k, q))):
+            if m_i >= 0 and (e_i < 0 or m_i < e_i):
+                e_i, e0, unloaded = m_i, m0, rule == 1
+        return _ExitTest(ks, A, sk, exc, state, e_i, e0, unloaded)
+
+    def _excursion(self, h: _HoldState, k: int, A: np.ndarray, sk: np.ndarray):
+        """Excursions over bins [k, k + len(sk)): the smoothed force leaving the level it had
+        ``exit_lookback_s`` earlier by more than ``exit_pct``; from then on it is judged against
+        that level (fixed). A release (below ``release_pct`` of it) is confirmed after
+        ``max_correction_s``; a change to a new level once it has lasted ``step_confirm_s``;
+        coming back within the band first makes it a correction.
+
+        Returns (inside-excursion mask, index of the confirmation or -1, the position where
+        that excursion began or -1, (start, level) of an excursion still open at the end)."""
+        p = self.params
+        b = self.bins
+        n = sk.size
+        mask = np.zeros(n, dtype=bool)
+        start, anchor = h.exc_start, h.exc_anchor
+        i = 0
+        while i < n:
+            if start < 0:
+                out = np.abs(sk[i:] - A[i:]) > self._band(A[i:] - h.zero, p.exit_pct)
+                if not out.any():
+                    return mask, -1, -1, (-1, 0.0)
+                i += int(np.argmax(out))
+                start, anchor = k + i, float(A[i])
+            seg = sk[i:]
+            away = np.abs(seg - anchor) > float(self._band(anchor - h.zero, p.exit_pct))
+            back = np.flatnonzero(~away)
+            stop = int(back[0]) if back.size else seg.size
+            run = k + i + np.arange(stop) - start + 1
+            released = (seg[:stop] - h.zero) < p.release_pct / 100.0 * (anchor - h.zero)
+            hits = np.flatnonzero(((run >= b.correction) & released) | (run >= b.step_confirm))
+            mask[i : i + stop] = True
+            if hits.size:
+                return mask, i + int(hits[0]), start, (-1, 0.0)
+            if not back.size:
+                break
+            start = -1  # back within the band: a correction
+            i += stop
+        return mask, -1, -1, (start, anchor)
+
+    def _unloaded(self, h: _HoldState, k: int, q: int) -> tuple[int, int]:
+        """First index (relative to k) where the force has been quiet for ``rest_confirm_s``
+        at a level the zero tracker takes for the unloaded sensor (nothing is pressing: a
+        plateau seen before the zero was known, or the sensor's zero having wandered), and
+        where that quiet stretch began; (-1, -1) if none. Updates ``h.quiet_lastfalse``."""
+        Z = self.bins.rest_window
+        first = max(k, h.detected + Z - 1)
+        if first >= q:
+            return -1, -1
+        s = self._buf.get("s", first - Z + 1, q)
+        lo_s, hi_s = float(s.min()), float(s.max())
+        if not (self._zero.is_rest(lo_s) or self._zero.is_rest(hi_s) or (lo_s < 0.0 < hi_s and self._zero.is_rest(0.0))):
+            # no window here can be at a rest level (the common case: a hold well above the
+            # zero): no need to look at how quiet the force is
+            h.quiet_lastfalse = q - 1
+            return -1, -1
+        quiet, level, _sigma = self._zero.quiet(s, self._buf.get("xf", first - Z + 1, q),
+                                                first_zero=not self._zero.acquired)
+        ks = np.arange(first, q)
+        # quiet at a rest level, window after window
+        lf = np.maximum.accumulate(np.where(quiet & self._zero.is_rest(level), h.quiet_lastfalse, ks))
+        h.quiet_lastfalse = int(lf[-1])
+        hits = np.flatnonzero(ks - lf >= self.bins.rest_confirm)
+        if not hits.size:
+            return -1, -1
+        j = int(hits[0])
+        return first - k + j, int(lf[j]) + 1 - Z + 1
 
     def _run_capped(self, k: int, q: int) -> int:
         """After a hold was ended at max_hold_s: wait, silently, until the same rules that
         would have ended it fire (release, step, motion); then scanning resumes."""
         h = self._capped
+        self._buf.fill("z", k, q, h.zero)
         t = self._exit(h, k, q)
-        if t.e_i < 0:
-            h.exc_lastfalse = int(t.lf[-1])
+        if t.confirmed < 0:
+            h.exc_start, h.exc_anchor = t.excursion_state
             return q
         self._capped = None
-        self._scan_floor = max(self._scan_floor, t.e0)
-        return k + t.e_i + 1
+        self._scan_floor = max(self._scan_floor, t.change_start)
+        return k + t.confirmed + 1
 
     def _run_hold(self, k: int, q: int) -> int:
         p = self.params
+        b = self.bins
         h = self._hold
         z = h.zero
+        if not h.revised:
+            revise_at = h.detected + b.start_revision
+            if k > revise_at:
+                self._revise_start(h, revise_at)
+            elif q > revise_at + 1:
+                q = revise_at + 1  # stop there: the start is decided again at revise_at
         # the hold is ended at h.cap unless a change ends it first: decide up to h.cap only
         capping = h.cap < q
         if capping:
             q = h.cap + 1
-        ks, A, sk, exc, lf, e_i, e0 = self._exit(h, k, q)
+        self._buf.fill("z", k, q, z)
+        test = self._exit(h, k, q)
+        ks, A, sk, exc = test.positions, test.anchor_n, test.smooth_n, test.excursion
+        e_i = test.confirmed
         lim = e_i + 1 if e_i >= 0 else ks.size
         if capping and e_i < 0:
             lim -= 1  # nothing of the hold is reported at the bin where it is ended
@@ -549,11 +723,11 @@ class HoldEngine:
             # drift, not a change under way: beyond the limit from the reference, no
             # excursion, and not reached within the last exit_lookback_s alone (a step
             # ramped over 1-2 s passes the limit before its excursion is confirmed)
-            recent = np.abs(sk - A) < np.maximum(p.drift_limit_pct / 100.0 * np.abs(A - z), p.exit_n)
+            recent = np.abs(sk - A) < self._band(A - z, p.drift_limit_pct)
             cond = (ks >= h.ref_pos) & (np.abs(sk - h.ref) >= p.drift_limit_pct / 100.0 * abs(refn)) & ~exc & recent
             dlf = np.maximum.accumulate(np.where(cond, h.drift_lastfalse, ks))
             drun = ks - dlf
-            wh = np.flatnonzero(drun[:lim] >= self._dconfirm) if lim > 0 else np.empty(0, dtype=np.int64)
+            wh = np.flatnonzero(drun[:lim] >= b.drift_confirm) if lim > 0 else np.empty(0, dtype=np.int64)
             if wh.size:
                 w = k + int(wh[0])
                 lvl = float(self._buf.at("s", w)) - z
@@ -563,18 +737,37 @@ class HoldEngine:
                                            level_N=lvl, reference_N=refn))
             elif lim > 0:
                 h.drift_lastfalse = int(dlf[lim - 1])
-        # progress
-        while h.next_progress < k + lim:
-            self._progress_event(h.next_progress)
-            h.next_progress += self._progress
+        # progress: on the grid, and at once when an excursion begins or comes back (figures
+        # frozen where it began while it lasts)
+        if e_i >= 0:
+            lim = e_i  # nothing of the hold is reported at the bin where its end is known
+        if lim > 0:
+            inside = exc[:lim]
+            prev_open = h.exc_start >= 0
+            edges = np.flatnonzero(np.diff(np.concatenate(([prev_open], inside)).astype(np.int8)))
+            starts = np.where(inside, 0, -1)
+            if inside.any():
+                # the position each excursion began at, for every bin inside one
+                first = np.where(inside & ~np.concatenate(([prev_open], inside[:-1])), ks[:lim], -1)
+                if prev_open and inside[0]:
+                    first[0] = h.exc_start
+                starts = np.where(inside, np.maximum.accumulate(first), -1)
+            due = set(range(h.next_progress, k + lim, b.progress)) | {k + int(i) for i in edges}
+            for pos in sorted(due):
+                self._progress_event(pos, int(starts[pos - k]))
+            while h.next_progress < k + lim:
+                h.next_progress += b.progress
         if e_i < 0:
-            h.exc_lastfalse = int(lf[-1])
+            h.exc_start, h.exc_anchor = test.excursion_state
             if capping:
                 self._end_hold(h.cap, "max_duration", h.cap)
                 self._capped = h
             return q
         e1 = k + e_i
-        end = self._refine_end(e0, e1)
+        if test.unloaded:  # nothing was pressing since change_start: the hold ends there
+            end = max(h.start, test.change_start - 1)
+        else:
+            end = self._refine_end(test.change_start, e1)
         self._end_hold(end, "change", e1)
         self._scan_floor = end + 1
         return e1 + 1
@@ -583,7 +776,7 @@ class HoldEngine:
         """First index (relative to k) where the force has been off level too much of the
         motion window, and the first off-level position of that window; (-1, -1) if none."""
         p = self.params
-        kd, Wm, Wc = h.kd, self._Wm, self._Wc
+        kd, Wm, Wc = h.detected, self.bins.motion_level, self.bins.motion_window
         o0 = max(kd, k - Wc + 1)  # off flags needed from here
         m0 = max(kd, o0 - Wm + 1)  # s needed from here
         ss = self._buf.get("s", m0, q)
@@ -592,12 +785,12 @@ class HoldEngine:
         lo = np.maximum(P - Wm + 1, kd)
         mean = (cs[P - m0 + 1] - cs[lo - m0]) / (P - lo + 1)
         sp = ss[o0 - m0 :]
-        off = np.abs(sp - mean) > np.maximum(p.motion_pct / 100.0 * np.abs(mean - h.zero), p.exit_n)
+        off = np.abs(sp - mean) > self._band(mean - h.zero, p.motion_pct)
         oc = np.concatenate(([0], np.cumsum(off)))
         K = np.arange(k, q)
         first = np.maximum(K - Wc + 1, o0)
         count = oc[K - o0 + 1] - oc[first - o0]
-        hits = np.flatnonzero(count >= self._motion_count)
+        hits = np.flatnonzero(count >= self.bins.motion_count)
         if not hits.size:
             return -1, -1
         i = int(hits[0])
@@ -605,26 +798,32 @@ class HoldEngine:
         e0 = o0 + w0 + int(np.argmax(off[w0 : K[i] - o0 + 1]))
         return i, e0
 
-    def _progress_event(self, pos: int) -> None:
+    def _progress_event(self, pos: int, excursion_start: int = -1) -> None:
+        """A hold_progress at ``pos``; with an excursion under way since ``excursion_start``,
+        the figures are frozen where the hold would end if it is the release (the suspected
+        end, found as ``hold_ended`` will find it, from the data so far)."""
         h = self._hold
         z = h.zero
-        x = self._buf.get("x", h.start, pos + 1)
+        upto = pos if excursion_start < 0 else max(h.start, self._refine_end(excursion_start, pos))
+        x = self._buf.get("x", h.start, upto + 1)
         v = x[np.isfinite(x)] - z
         if not v.size:
             return
         mean = float(v.mean())
         cv = 100.0 * float(v.std(ddof=1)) / mean if v.size > 1 and mean > 0 else 0.0
         drift = None
-        if h.ref is not None and pos >= h.ref_pos:
-            xl = self._buf.get("x", max(h.start, pos + 1 - self._Wd), pos + 1)
+        if h.ref is not None and upto >= h.ref_pos:
+            g = min(self.bins.drift_guard, max(0, (upto + 1 - h.start - self.bins.drift_window) // 2))
+            xl = self._buf.get("x", max(h.start, upto + 1 - g - self.bins.drift_window), upto + 1 - g)
             vl = xl[np.isfinite(xl)]
             refn = h.ref - z
             if vl.size and refn:
                 drift = 100.0 * (float(vl.mean()) - h.ref) / refn
         self._emit(pos, HoldProgress(time_s=self._time(pos), start_s=self._time(h.start),
-                                     elapsed_s=self._time(pos) - self._time(h.start),
-                                     level_N=float(self._buf.at("s", pos)) - z,
-                                     mean_N=mean, cv_pct=cv, drift_pct=drift))
+                                     elapsed_s=self._time(upto) - self._time(h.start),
+                                     level_N=float(self._buf.at("s", upto)) - z,
+                                     mean_N=mean, cv_pct=cv, drift_pct=drift,
+                                     suspect_end_s=None if excursion_start < 0 else self._time(upto)))
 
     def _refine_end(self, e0: int, e1: int) -> int:
         """Last point of the plateau before the excursion that started at e0 (confirmed at e1).
@@ -637,15 +836,15 @@ class HoldEngine:
         drift between the anchor and the end does not cut the hold short.
         """
         h = self._hold
-        fs = self.fs
+        b = self.bins
         start = h.start
-        lo = max(start, self._buf.base + self._h)
-        anchor = max(start, e0 - self._D)
-        s1 = min(e0 + self._h + 1, e1 + 1)
+        lo = max(start, self._buf.base + b.edge_half)
+        anchor = max(start, e0 - b.exit_lookback)
+        s1 = min(e0 + b.edge_half + 1, e1 + 1)
         if s1 - anchor < 2:
-            return max(start, e0 - int(round(0.1 * fs)))
+            return max(start, e0 - b.tenth_second)
         xs = self._smooth(anchor, s1, lo, e1 + 1)
-        half = int(round(0.25 * fs))
+        half = b.quarter_second
         w0, w1 = max(start, anchor - half), min(e0, anchor + half + 1)
         end = -1
         for _ in range(6):
@@ -659,10 +858,23 @@ class HoldEngine:
             if c == end:
                 break
             end = c
-            w0, w1 = max(start, c - int(round(1.0 * fs))), c + 1
-        if end >= 0:
-            return end
-        return max(start, e0 - int(round(0.1 * fs)))
+            w0, w1 = max(start, c - b.one_second), c + 1
+        if end < 0:
+            end = max(start, e0 - b.tenth_second)
+        # the change itself begins where the force last turned towards it: walk back from e0
+        # while the force keeps moving that way (a plateau that wanders by 5-10 %, as real
+        # pulls do, can leave the edge band well before the release begins)
+        j = e0 - anchor
+        if 0 < j < xs.size and w1 > w0:
+            level, band = self._level_band(w0, w1, lo, e1 + 1)
+            y = (xs[: j + 1] - xs[j]) * math.copysign(1.0, level - xs[j])  # towards the plateau
+            best = j
+            while j > 0 and y[j - 1] >= y[best] - float(self._band(level - h.zero, p_edge := self.params.edge_pct)):
+                j -= 1
+                if y[j] > y[best]:
+                    best = j
+            end = max(end, min(anchor + best, e0 - 1))
+        return end
 
     def _level_band(self, w0: int, w1: int, lo: int, hi: int) -> tuple[float, float]:
         """Plateau level (median of xf over [w0, w1)) and the edge band around it."""
@@ -670,11 +882,13 @@ class HoldEngine:
         level = float(np.median(self._buf.get("xf", w0, w1)))
         resid = self._smooth(w0, w1, lo, hi) - level
         sd = 1.4826 * float(np.median(np.abs(resid - np.median(resid)))) if resid.size > 2 else 0.0
-        band = max(p.edge_pct / 100.0 * abs(level - self._hold.zero), 3.0 * sd, p.edge_n)
+        band = max(float(self._band(level - self._hold.zero, p.edge_pct)), 3.0 * sd)
         return level, band
 
     def _end_hold(self, end: int, reason: str, at_pos: int, emit_pos: int | None = None) -> None:
         h = self._hold
+        if not h.revised and end > h.detected:
+            self._revise_start(h, end)
         self._hold = None
         emit_pos = at_pos if emit_pos is None else emit_pos
         t_start, t_end = self._time(h.start), self._time(end)
@@ -684,96 +898,68 @@ class HoldEngine:
                                                start_s=t_start, end_s=t_end))
             return
         self._prev_end = end
-        hold = self._metrics(h, end, reason)
+        hold = hold_metrics(self._span(h, end, reason), self.params, self.tolerance_n, self.target_band_n)
         self.holds.append(hold)
+        self._zero.hold_ended(hold.level_end_N)
+        self._landing_from_n = hold.level_end_N if math.isfinite(hold.level_end_N) else None
+        self._landing_low_n = math.inf
         self._emit(emit_pos, HoldEnded(time_s=self._time(at_pos) if at_pos < self._pos else t_end, hold=hold))
 
-    def _metrics(self, h: _HoldState, end: int, reason: str) -> Hold:
-        from .metrics import hold_metrics
-
-        return hold_metrics(self, h, end, reason)
+    def _span(self, h: _HoldState, end: int, reason: str) -> HoldSpan:
+        """The data the metrics of the hold [h.start, end] are computed from."""
+        b = self.bins
+        approach = None
+        if not h.truncated:
+            a = max(h.start - b.ramp_lookback, self._seg_start, self._buf.base + b.edge_half, h.prev_end + 1)
+            if h.start - a >= 2:
+                hi = min(h.start + b.one_second, self._pos)
+                approach = Approach(time_s=self._times(a, hi),
+                                    force_n=self._smooth(a, hi, self._seg_start, hi) - h.zero,
+                                    start_index=h.start - a)
+        return HoldSpan(x=self._buf.get("x", h.start, end + 1), f=self._buf.get("f", h.start, end + 1),
+                        zero_n=h.zero, start_s=self._time(h.start), end_s=self._time(end), bin_s=self.dt,
+                        drift_window_bins=b.drift_window, ended_by=reason, truncated=h.truncated,
+                        approach=approach)
 
     # ------------------------------------------------------------------ tolerance
-    def _tolerance(self, p: int, q: int, zero_at_p: float, zero_changes) -> None:
+    def _tolerance(self, p: int, q: int) -> None:
         tol = self.tolerance_n
-        prm = self.params
-        low = tol - max(prm.tolerance_hysteresis_pct / 100.0 * tol, prm.tolerance_hysteresis_n)
-        zk = np.full(q - p, zero_at_p)
-        for pos, zv in zero_changes:
-            zk[pos - p :] = zv
-        fn = self._buf.get("f", p, q) - zk
-        st = self._tol
-        if not st.active and not (fn > tol).any():
-            return
-        xn = self._buf.get("x", p, q) - zk
-        i = 0
-        n = q - p
-        while i < n:
-            if not st.active:
-                hits = np.flatnonzero(fn[i:] > tol)
-                if not hits.size:
-                    return
-                i += int(hits[0])
-                st.active = True
-                st.start = st.last_above = st.lastnb = p + i
-                st.start_t = st.last_above_t = self._time(p + i)
-                # the raw bins that pushed the filtered force over lie up to the filter's
-                # reach before the alert (a short poke may be falling again by then), and
-                # the filtered force itself is over: the peak is never below the tolerance
-                b = max(p + i - self._tol_back, self._seg_start, self._buf.base)
-                xb = self._buf.get("x", b, p + i) - zk[i]
-                xb = xb[np.isfinite(xb)]
-                st.peak = float(xb.max()) if xb.size else -math.inf
-                st.fpeak = float(fn[i])
-                self._emit(p + i, OverToleranceStarted(time_s=self._time(p + i), level_N=float(fn[i]),
-                                                       tolerance_N=tol))
-            seg = fn[i:]
-            ks = np.arange(p + i, q)
-            lf = np.maximum.accumulate(np.where(seg < low, st.lastnb, ks))
-            run = ks - lf
-            hits = np.flatnonzero(run >= self._tol_release)
-            stop = int(hits[0]) + 1 if hits.size else seg.size
-            above = np.flatnonzero(seg[:stop] > tol)
-            if above.size:
-                st.last_above = p + i + int(above[-1])
-                st.last_above_t = self._time(st.last_above)
-            xs = xn[i : i + stop]
-            xs = xs[np.isfinite(xs)]
-            if xs.size:
-                st.peak = max(st.peak, float(xs.max()))
-            st.fpeak = max(st.fpeak, float(seg[:stop].max()))
-            if not hits.size:
-                st.lastnb = int(lf[-1])
-                return
-            i += stop
-            self._end_tol(p + i - 1)
-
-    def _end_tol(self, at_pos: int, emit_pos: int | None = None) -> None:
-        st = self._tol
-        st.active = False
-        # the raw peak; if the raw bins never reached the tolerance (only the filter's
-        # overshoot did), the filtered peak, so that peak_N >= tolerance always
-        peak = st.peak if st.peak >= self.tolerance_n else st.fpeak
-        ep = OverTolerance(start_s=st.start_t, end_s=st.last_above_t + 0.5 * self.dt,
-                           peak_N=peak if math.isfinite(peak) else float("nan"))
-        self.over_tolerance.append(ep)
-        emit_pos = at_pos if emit_pos is None else emit_pos
-        self._emit(emit_pos, OverToleranceEnded(time_s=self._time(at_pos), start_s=ep.start_s, end_s=ep.end_s,
-                                              peak_N=ep.peak_N))
+        if self._tol is None or self._tol_for != tol:
+            prm = self.params
+            hyst = max(prm.tolerance_hysteresis_pct / 100.0 * tol, prm.tolerance_hysteresis_n)
+            old = self._tol
+            self._tol = ToleranceTracker(tol, hyst, self.bins.tol_release, self.bins.tol_back, self.dt)
+            if old is not None:  # the tolerance was changed: keep what was found so far
+                self._tol.episodes = old.episodes
+                self._tol.state = old.state
+            self._tol_for = tol
+        back_from = max(p - self.bins.tol_back, self._seg_start, self._buf.base)
+        for pos, event in self._tol.update(p, self._buf.get("f", p, q), self._buf.get("x", p, q),
+                                           self._buf.get("z", p, q), self._times(p, q),
+                                           self._buf.get("x", back_from, p), back_from):
+            self._emit(pos, event)
 
 
 def estimate_rate_hz(time_s: np.ndarray) -> float:
-    """Typical sample rate: 1 / median interval (gaps do not bias it)."""
+    """Typical sample rate: samples per second of data, gaps left out.
+
+    Not 1 / median interval: a host logger stamps several readings of one USB burst alike,
+    so the median interval may be 0 (and the median positive one the burst period).
+    An interval is a gap when it exceeds ten typical ones (and 0.1 s).
+    """
     t = np.asarray(time_s, dtype=np.float64)
     if t.size < 2:
         return float("nan")
-    if t.size > 200_000:  # median over evenly spread blocks is plenty and 20x cheaper
+    if t.size > 200_000:  # evenly spread blocks are plenty and 20x cheaper
         step = t.size // 50
         d = np.concatenate([np.diff(t[i : i + 2000]) for i in range(0, t.size - 2000, step)])
     else:
         d = np.diff(t)
     med = float(np.median(d))
-    return 1.0 / med if med > 0 else float("nan")
+    typical = med if med > 0 else float(np.mean(d))
+    keep = d <= max(10.0 * typical, 0.1)
+    span = float(d[keep].sum())
+    return float(np.count_nonzero(keep)) / span if span > 0 else float("nan")
 
 
 def analyze_holds(
@@ -782,14 +968,27 @@ def analyze_holds(
     params: HoldParams | None = None,
     tolerance_n: float | None = None,
     target_band_n: tuple[float, float] | None = None,
+    changes=(),
 ) -> HoldAnalysis:
-    """Run the online engine over a whole recording (one chunk) and collect the results."""
+    """Run the online engine over a whole recording and collect the results.
+
+    ``changes``: (time_s, {"tolerance_n": ..., "target_band_n": ..., "target_hold_s": ...})
+    pairs, applied as ``HoldEngine.configure`` before the first sample at or after time_s
+    (a session whose limits were changed while it was recorded)."""
     params = params or HoldParams()
     t = np.asarray(time_s, dtype=np.float64)
     f = np.asarray(force_n, dtype=np.float64)
     eng = HoldEngine(params, tolerance_n, target_band_n)
-    events = eng.feed(t, f)
+    events: list[Event] = []
+    i = 0
+    for at_s, settings in sorted(changes, key=lambda c: c[0]):
+        j = int(np.searchsorted(t, at_s, side="left"))
+        if j > i:
+            events += eng.feed(t[i:j], f[i:j])
+            i = j
+        events += eng.configure(**settings)
+    events += eng.feed(t[i:], f[i:])
     events += eng.finish()
     return HoldAnalysis(holds=list(eng.holds), over_tolerance=list(eng.over_tolerance), events=events,
                         sample_rate_hz=estimate_rate_hz(t), tolerance_n=eng.tolerance_n,
-                        target_band_n=eng.target_band_n, params=params)
+                        target_band_n=eng.target_band_n, params=eng.params, zero_track=list(eng.zero_track))

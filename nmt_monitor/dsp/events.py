@@ -104,7 +104,14 @@ class HoldStarted(Event):
 
 @dataclass(frozen=True)
 class HoldProgress(Event):
-    """Periodic update during a hold (running values since ``start_s``)."""
+    """Update during a hold (running values since ``start_s``): every ``progress_interval_s``,
+    and at once when the force leaves the hold's level (an excursion: maybe the release) and
+    when it comes back.
+
+    While an excursion is under way ``suspect_end_s`` is where it began and every figure is
+    frozen there (elapsed, level, mean, CV, drift), so a display never shows the release as
+    part of the hold; ``hold_ended`` follows with the final figures, or a later update with
+    ``suspect_end_s`` None when the force came back (a correction)."""
 
     kind: ClassVar[str] = "hold_progress"
     start_s: float
@@ -113,6 +120,7 @@ class HoldProgress(Event):
     mean_N: float
     cv_pct: float
     drift_pct: float | None
+    suspect_end_s: float | None = None
 
 
 @dataclass(frozen=True)

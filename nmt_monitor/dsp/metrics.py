@@ -1,32 +1,57 @@
-"""Per-hold metrics, computed once when a hold ends (definitions: docs/metrics.md)."""
+"""Per-hold metrics, computed once when a hold ends (definitions: docs/metrics.md).
+
+Pure functions of the data: the engine hands over the hold's bins (``HoldSpan``) and the
+approach before it (``Approach``); nothing here knows the engine.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 
 from .events import Hold
+from .params import HoldParams
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .engine import HoldEngine, _HoldState
+
+@dataclass(frozen=True)
+class Approach:
+    """The smoothed net force from before the hold start to ~1 s into the hold."""
+
+    time_s: np.ndarray
+    force_n: np.ndarray
+    start_index: int  # index of the hold start in the arrays
+
+
+@dataclass(frozen=True)
+class HoldSpan:
+    """One hold's data: 20 ms bins from its start to its end, gross (zero not subtracted)."""
+
+    x: np.ndarray  # bin means, NaN where data is missing
+    f: np.ndarray  # the alert-filtered force
+    zero_n: float
+    start_s: float
+    end_s: float
+    bin_s: float
+    drift_window_bins: int
+    ended_by: str  # change, gap, end_of_data, max_duration
+    truncated: bool  # the data started inside the hold
+    approach: Approach | None = None
 
 
 def _mean(v: np.ndarray) -> float:
     return float(v.mean()) if v.size else float("nan")
 
 
-def hold_metrics(eng: HoldEngine, h: _HoldState, end: int, reason: str) -> Hold:
-    p = eng.params
-    buf = eng._buf
-    dt = eng.dt
-    z = h.zero
-    start = h.start
-    t_start, t_end = eng._time(start), eng._time(end)
-    duration = t_end - t_start
+def hold_metrics(span: HoldSpan, params: HoldParams, tolerance_n: float | None = None,
+                 target_band_n: tuple[float, float] | None = None) -> Hold:
+    p = params
+    dt = span.bin_s
+    z = span.zero_n
+    duration = span.end_s - span.start_s
 
-    x = buf.get("x", start, end + 1) - z
+    x = span.x - z
     valid = np.isfinite(x)
     xv = x[valid]
     mean = _mean(xv)
@@ -34,32 +59,36 @@ def hold_metrics(eng: HoldEngine, h: _HoldState, end: int, reason: str) -> Hold:
     cv = 100.0 * sd / mean if mean > 0 else float("nan")
     peak = float(xv.max()) if xv.size else float("nan")
 
-    wd = eng._Wd
-    first = x[:wd]
-    last = x[-wd:]
+    wd = span.drift_window_bins
+    # the windows stay clear of the hold's edges by drift_guard_s (a boundary is known to
+    # ~0.1-0.2 s: the tail of the approach or the head of the release must not read as drift)
+    g = min(int(round(p.drift_guard_s / dt)), max(0, (x.size - wd) // 2))
+    first = x[g : g + wd]
+    last = x[x.size - g - wd : x.size - g]
     l_first = _mean(first[np.isfinite(first)])
     l_last = _mean(last[np.isfinite(last)])
     drift_pct = 100.0 * (l_last - l_first) / l_first if l_first > 0 else float("nan")
-    span = duration - p.drift_window_s
-    drift_rate = (l_last - l_first) / span if span > 0 else 0.0
+    gap_span = duration - p.drift_window_s
+    drift_rate = (l_last - l_first) / gap_span if gap_span > 0 else 0.0
 
     # tolerance and target band, on the 6 Hz filtered force (tremor removed, ~40 ms delay)
-    f = buf.get("f", start, end + 1) - z
+    f = span.f - z
     over_s = 0.0
-    if eng.tolerance_n is not None:
-        over_s = float(np.count_nonzero(f > eng.tolerance_n)) * dt
+    if tolerance_n is not None:
+        over_s = float(np.count_nonzero(f > tolerance_n)) * dt
     in_target_s = in_target_pct = None
-    if eng.target_band_n is not None:
-        lo, hi = eng.target_band_n
+    if target_band_n is not None:
+        lo, hi = target_band_n
         inside = (f >= lo) & (f <= hi)
         in_target_s = float(np.count_nonzero(inside)) * dt
         in_target_pct = 100.0 * np.count_nonzero(inside) / f.size if f.size else 0.0
     gap_s = float(np.count_nonzero(~valid)) * dt
 
     ramp_in = ramp_rate = overshoot_n = overshoot_pct = None
-    if not h.truncated:
-        ramp_in, ramp_rate, overshoot_n, overshoot_pct = _ramp(eng, h, l_first)
+    if not span.truncated and span.approach is not None:
+        ramp_in, ramp_rate, overshoot_n, overshoot_pct = ramp_metrics(span.approach, l_first, p)
 
+    reason = span.ended_by
     flags = []
     if math.isfinite(drift_pct) and abs(drift_pct) >= p.drift_limit_pct:
         flags.append("drift")
@@ -69,11 +98,11 @@ def hold_metrics(eng: HoldEngine, h: _HoldState, end: int, reason: str) -> Hold:
         flags.append("short")
     if reason == "gap" or gap_s >= p.max_gap_s:
         flags.append("gap")
-    if reason in ("end_of_data", "max_duration") or h.truncated:
+    if reason in ("end_of_data", "max_duration") or span.truncated:
         flags.append("incomplete")
 
     return Hold(
-        start_s=t_start, end_s=t_end, duration_s=duration, mean_N=mean, sd_N=sd, cv_pct=cv,
+        start_s=span.start_s, end_s=span.end_s, duration_s=duration, mean_N=mean, sd_N=sd, cv_pct=cv,
         drift_pct=drift_pct, drift_N_per_s=drift_rate, level_start_N=l_first, level_end_N=l_last,
         peak_N=peak, ramp_in_s=ramp_in, ramp_rate_N_per_s=ramp_rate, overshoot_N=overshoot_n,
         overshoot_pct=overshoot_pct, time_over_tolerance_s=over_s, time_in_target_s=in_target_s,
@@ -81,20 +110,19 @@ def hold_metrics(eng: HoldEngine, h: _HoldState, end: int, reason: str) -> Hold:
     )
 
 
-def _ramp(eng: HoldEngine, h: _HoldState, level_net: float):
-    """Ramp-in: from the 10 % point of the approach to the hold start; rate over 10-90 %."""
-    p = eng.params
-    start = h.start
-    a = max(start - eng._ramp, eng._seg_start, eng._buf.base + eng._h)
-    prev_end = getattr(h, "prev_end", -1)
-    a = max(a, prev_end + 1)
-    if start - a < 2:
+def ramp_metrics(approach: Approach, level_net: float, params: HoldParams):
+    """Ramp-in: from the 10 % point of the approach to the hold start; rate over 10-90 %;
+    overshoot beyond the level after the 90 % point. (None, None, None, None) if no approach
+    is visible."""
+    p = params
+    xs = approach.force_n
+    ts = approach.time_s
+    start = approach.start_index
+    if start < 2:
         return None, None, None, None
-    hi = min(start + int(round(1.0 * eng.fs)), eng._pos)
-    xs = eng._smooth(a, hi, eng._seg_start, hi) - h.zero
-    pre = xs[: start - a + 1]
+    pre = xs[: start + 1]
     level = level_net
-    band = max(p.edge_pct / 100.0 * abs(level), p.edge_n)
+    band = max(p.edge_pct / 100.0 * abs(level), p.band_floor_n)
     outside = np.flatnonzero(np.abs(pre - level) > band)
     if not outside.size:
         return None, None, None, None
@@ -108,7 +136,7 @@ def _ramp(eng: HoldEngine, h: _HoldState, level_net: float):
     i_far = i0 + int(np.argmin(seg * d))
     origin = float(pre[i_far])
     delta = level - origin
-    if abs(delta) < max(p.edge_n, 0.1 * abs(level), p.min_hold_level_n):
+    if abs(delta) < max(0.1 * abs(level), p.min_hold_level_n):
         return None, None, None, None
     frac = (pre - origin) / delta
     tail = frac[i_far:]
@@ -116,10 +144,10 @@ def _ramp(eng: HoldEngine, h: _HoldState, level_net: float):
     i10 = i_far + int(below10[-1])
     after = frac[i10:]
     above90 = np.flatnonzero(after >= 0.9)
-    i90 = i10 + int(above90[0]) if above90.size else start - a
-    t10 = eng._time(a + i10)
-    t90 = eng._time(a + i90)
-    ramp_in = eng._time(start) - t10
+    i90 = i10 + int(above90[0]) if above90.size else start
+    t10 = float(ts[i10])
+    t90 = float(ts[i90])
+    ramp_in = float(ts[start]) - t10
     rate = 0.8 * delta / (t90 - t10) if t90 > t10 else float("nan")
     post = xs[i90:]
     over = float(np.max((post - level) * math.copysign(1.0, delta))) if post.size else 0.0

@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from nmt_monitor.errors import UserError
 from nmt_monitor.grading.rubric import Rubric
 from nmt_monitor.grading.scoring import SessionGrade, StudentGrade, grade_students, score_session
-
-
-#: Longest slug: names built from it (``student-<slug>.png``, ``<slug>-hold12.png``) must stay
-#: well under the 255 bytes a file name may have, however long the student's name.
-MAX_SLUG = 80
-
-
-def slug(text: str) -> str:
-    s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
-    if len(s) > MAX_SLUG:  # keep it unique with a hash of the whole text
-        import hashlib
-
-        s = s[:MAX_SLUG - 9].rstrip("-.") + "-" + hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:8]
-    return s or "x"
 
 
 def session_labels(paths: list[str]) -> list[str]:
@@ -48,31 +33,38 @@ class ReportWriteError(UserError):
     fatal = True
 
 
+#: Where the report's pictures go, below ``DIR/img``.
+HOLD_IMAGES = "holds"
+STUDENT_IMAGES = "students"
+
+
 @dataclass
 class GradeJob:
-    """Picklable worker: grade one file, and draw its holds into ``image_dir`` if given."""
+    """Picklable worker: grade one file, and draw its holds into ``image_dir/holds`` if given."""
 
     rubric: Rubric
     image_dir: str | None = None
 
-    def __call__(self, item: tuple[str, str]) -> SessionGrade:
+    def __call__(self, item: tuple[str, str, str]) -> SessionGrade:
         from nmt_monitor.loaders import load_recording
 
-        path, label = item
+        path, label, page = item
         rec = load_recording(path)
         grade = score_session(self.rubric, rec)
         grade.label = label
+        grade.page = page
         if self.image_dir is not None and grade.holds:
             from nmt_monitor.grading.plots import hold_png
 
+            folder = os.path.join(self.image_dir, HOLD_IMAGES)
             for h in grade.holds:
-                name = f"{slug(label.replace('/', '--'))}-hold{h.index}.png"
+                name = f"{page}-hold{h.index}.png"
                 try:
-                    hold_png(os.path.join(self.image_dir, name), grade, h, rec.time_s, rec.force_n, self.rubric)
+                    hold_png(os.path.join(folder, name), grade, h, rec.time_s, rec.force_n, self.rubric)
                 except OSError as exc:
-                    raise ReportWriteError(f"cannot write the report's pictures in {self.image_dir} "
+                    raise ReportWriteError(f"cannot write the report's pictures in {folder} "
                                            f"({exc.strerror or exc})") from None
-                h.image = name
+                h.image = f"{HOLD_IMAGES}/{name}"
         return grade
 
 
@@ -82,16 +74,18 @@ def grade_paths(paths: list[str], rubric: Rubric, *, image_dir: str | None = Non
 
     ``skipped``: a list to collect the files that cannot be read (``research.Skipped``: file and
     one-line reason) while the others are graded; without it the first bad file raises."""
+    from nmt_monitor.grading.names import unique_stems
     from nmt_monitor.loaders import expand_paths
     from nmt_monitor.research import Progress, map_files
 
     files = expand_paths([str(p) for p in paths])
     labels = session_labels(files)
+    pages = unique_stems(labels)
     if image_dir is not None:
-        os.makedirs(image_dir, exist_ok=True)
+        os.makedirs(os.path.join(image_dir, HOLD_IMAGES), exist_ok=True)
     bar = Progress(len(files), "grading ") if progress else None
-    sessions = map_files(GradeJob(rubric, image_dir), list(zip(files, labels)), jobs=jobs, progress=bar,
-                         skip_errors=skipped is not None)
+    sessions = map_files(GradeJob(rubric, image_dir), [(f, lb, pages[lb]) for f, lb in zip(files, labels)],
+                         jobs=jobs, progress=bar, skip_errors=skipped is not None)
     if skipped is not None:
         from nmt_monitor.research import Skipped
 

@@ -20,6 +20,7 @@ from nmt_monitor.errors import UserError
 SUBSKILLS = ("target", "duration", "steadiness", "drift", "ramp")
 TARGET_SOURCES = ("session", "newtons", "tolerance")
 OVER_TOLERANCE_MODES = ("penalty", "fail")
+NO_HOLDS_RULES = ("ungraded", "zero")
 
 
 class RubricError(UserError):
@@ -84,6 +85,12 @@ class OverToleranceRule:
 class ProgressRule:
     improving_points_per_session: float
     min_sessions: int
+    ceiling_score: float = 95.0
+
+
+@dataclass(frozen=True)
+class FeedbackRule:
+    needs_help_below_pct: float = 70.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,8 @@ class Rubric:
     weights: dict[str, float]
     progress: ProgressRule
     engine: dict = field(default_factory=dict)
+    no_holds: str = "ungraded"
+    feedback: FeedbackRule = field(default_factory=FeedbackRule)
     source: str = "<default>"
     raw: dict = field(default_factory=dict, repr=False)
 
@@ -181,8 +190,8 @@ class _Checker:
         return v
 
 
-_TOP = ("name", "description", "pass_score", "target", "duration", "steadiness", "drift", "ramp_in",
-        "over_tolerance", "weights", "progress", "engine")
+_TOP = ("name", "description", "pass_score", "no_holds", "target", "duration", "steadiness", "drift", "ramp_in",
+        "over_tolerance", "weights", "progress", "feedback", "engine")
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -204,6 +213,9 @@ def rubric_from_dict(data: dict, source: str = "<rubric>") -> Rubric:
     name = c.string("name")
     description = c.string("description")
     pass_score = c.number(data, "", "pass_score", maximum=100.0)
+    no_holds = data.get("no_holds")
+    if no_holds not in NO_HOLDS_RULES:
+        raise c.fail("no_holds", f"must be one of {', '.join(NO_HOLDS_RULES)}, not {no_holds!r}")
 
     t = c.table("target", ("source", "band_N", "band_pct_of_tolerance", "near_miss_pct", "smooth_s"))
     target = TargetRule(
@@ -258,14 +270,17 @@ def rubric_from_dict(data: dict, source: str = "<rubric>") -> Rubric:
     weights = {k: c.number(w, "weights", k) for k in SUBSKILLS}
     if sum(weights.values()) <= 0:
         raise c.fail("weights", "at least one weight must be above 0")
-    p = c.table("progress", ("improving_points_per_session", "min_sessions"))
+    p = c.table("progress", ("improving_points_per_session", "min_sessions", "ceiling_score"))
     min_sessions = p.get("min_sessions")
     if isinstance(min_sessions, bool) or not isinstance(min_sessions, int) or min_sessions < 2:
         raise c.fail("progress.min_sessions", f"must be a whole number >= 2, not {min_sessions!r}")
     progress = ProgressRule(
         improving_points_per_session=c.number(p, "progress", "improving_points_per_session"),
         min_sessions=min_sessions,
+        ceiling_score=c.number(p, "progress", "ceiling_score", maximum=100.0),
     )
+    fb = c.table("feedback", ("needs_help_below_pct",))
+    feedback = FeedbackRule(needs_help_below_pct=c.number(fb, "feedback", "needs_help_below_pct", maximum=100.0))
     engine = data.get("engine", {})
     if not isinstance(engine, dict):
         raise c.fail("engine", f"must be a table ([engine]), not {engine!r}")
@@ -284,7 +299,8 @@ def rubric_from_dict(data: dict, source: str = "<rubric>") -> Rubric:
                 raise c.fail(f"engine.{key}", str(exc).replace(f"HoldParams.{key} ", "")) from None
     return Rubric(name=name, description=description, pass_score=pass_score, target=target, duration=duration,
                   steadiness=steadiness, drift=drift, ramp_in=ramp, over_tolerance=over, weights=weights,
-                  progress=progress, engine=dict(engine), source=source, raw=copy.deepcopy(data))
+                  progress=progress, engine=dict(engine), source=source, raw=copy.deepcopy(data),
+                  no_holds=no_holds, feedback=feedback)
 
 
 def default_rubric() -> Rubric:

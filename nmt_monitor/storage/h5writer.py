@@ -70,6 +70,31 @@ def _set_attr(obj, name: str, value) -> None:
         obj.attrs[name] = dumps_json(value).decode("utf-8")
 
 
+_BAD = object()
+
+
+def _session_value(name: str, value):
+    """A changed session value as stored: text fields as text, numbers positive and finite,
+    the band a pair low < high; ``_BAD`` for anything else (None stays None: unset)."""
+    if value is None:
+        return None
+    if name == "target_band_N":
+        if (isinstance(value, (list, tuple)) and len(value) == 2
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in value)
+                and 0 <= value[0] < value[1]):
+            return [float(value[0]), float(value[1])]
+        return _BAD
+    if name in ("tolerance_N", "target_hold_s", "tip_area_cm2"):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+            return float(value)
+        return _BAD
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return _BAD
+
+
 class _Column:
     def __init__(self, group, name: str, dtype, description: str, unit: str | None = None) -> None:
         self.ds = group.create_dataset(
@@ -124,7 +149,11 @@ class SessionBuilder:
         self.f = h5file
         self.meta = meta
         session = dict(meta.get("session") or {})
-        self.session = session
+        self.session = session  # the final values once every settings change is applied
+        self.initial_session = dict(session)  # as recording started (what the engine starts with)
+        self.settings_rows: list[tuple[float, str, str, str]] = []  # time, field, value, previous (JSON)
+        self._engine_changes: list[tuple[float, dict]] = []  # not yet applied to the engine
+        self.engine_changes_applied = 0
         self.start_epoch = float(meta.get("start_epoch_s") or 0.0)
         self.sensor: dict = {}
         self.calibration: dict = {}
@@ -189,8 +218,46 @@ class SessionBuilder:
             self.calibration = dict(value.get("calibration") or {})
         elif kind == "end":
             self.end = value
+        elif kind == "settings":
+            self._settings(value)
         elif kind == "meta":
             pass
+
+    def _settings(self, change) -> None:
+        """A settings change: a row per field, the final values, and (tolerance, band, target
+        hold) a change the engine replays from its time on."""
+        t = float(change.host_time_s) - self.start_epoch
+        engine = {}
+        for name, value in change.changes.items():
+            if not isinstance(name, str) or not name or name in ("session_id", "session_start_time"):
+                continue
+            value = _session_value(name, value)
+            if value is _BAD:
+                continue  # a journal from elsewhere: only well-formed values are used
+            previous = self.session.get(name)
+            self.settings_rows.append((t, name, dumps_json(value).decode("utf-8"),
+                                       dumps_json(previous).decode("utf-8")))
+            self.session[name] = value
+            if name in L.ENGINE_SESSION_FIELDS:
+                engine[L.ENGINE_SESSION_FIELDS[name]] = value
+        if engine:
+            self._engine_changes.append((t, engine))
+            self._engine_changes.sort(key=lambda c: c[0])
+
+    def _feed_engine(self, t: np.ndarray, f: np.ndarray) -> None:
+        """Feed the engine, applying each pending settings change before the first sample at
+        or after its time (as ``analyze_holds(..., changes=...)`` does)."""
+        i = 0
+        while self._engine_changes and (t.size == 0 or self._engine_changes[0][0] <= t[-1]):
+            at, settings = self._engine_changes.pop(0)
+            j = max(i, int(np.searchsorted(t, at, side="left")))
+            if j > i:
+                self.engine.feed(t[i:j], f[i:j])
+                i = j
+            self.engine.configure(**settings)
+            self.engine_changes_applied += 1
+        if i < t.size:
+            self.engine.feed(t[i:], f[i:])
 
     def _increasing(self, t: np.ndarray) -> np.ndarray:
         """Timestamps made strictly increasing (by at least ``TIME_EPS_S``): the host clock
@@ -258,7 +325,7 @@ class SessionBuilder:
         if self.engine is not None:
             try:
                 # Exactly the values stored (float32 force), so re-analysing the file agrees.
-                self.engine.feed(t_rel, force32.astype(np.float64))
+                self._feed_engine(t_rel, force32.astype(np.float64))
             except Exception as exc:  # noqa: BLE001
                 self.engine = None
                 self.engine_note = f"hold engine failed ({type(exc).__name__}: {exc})"
@@ -371,6 +438,20 @@ class SessionBuilder:
             "Everything that happened on the sensor link.",
         )
 
+        rows = self.settings_rows
+        write_table(
+            f[L.ACQ], "settings_changes",
+            {
+                "timestamps": (np.asarray([r[0] for r in rows], dtype=np.float64),
+                               "seconds since session_start_time; the value applies from here on"),
+                "field": ([r[1] for r in rows], "(str) the general/session attribute that changed"),
+                "value": ([r[2] for r in rows], "(str) the new value, JSON (null: unset)"),
+                "previous": ([r[3] for r in rows], "(str) the value before, JSON (null: unset)"),
+            },
+            "Session settings changed while recording (setup form, band keys); general/session has the "
+            "final values. Tolerance, target band and target hold time apply to the holds from their time on.",
+        )
+
         # Invalid times: lost samples, disconnections, device resets.
         invalid = [(g_["start"], g_["stop"], "gap", g_["samples"], "") for g_ in self.seq_gaps]
         down: float | None = None
@@ -404,6 +485,7 @@ class SessionBuilder:
         holds, over = [], []
         if self.engine is not None:
             try:
+                self._feed_engine(np.empty(0), np.empty(0))  # changes after the last sample
                 self.engine.finish()
                 holds, over = list(self.engine.holds), list(self.engine.over_tolerance)
             except Exception as exc:  # noqa: BLE001
@@ -419,8 +501,11 @@ class SessionBuilder:
             pe.attrs["params_json"] = json.dumps(params)
             for name, value in params.items():
                 _set_attr(pe, name, value)
-        _set_attr(pe, "tolerance_N", self.session.get("tolerance_N"))
-        _set_attr(pe, "target_band_N", self.session.get("target_band_N"))
+        # the values the engine started with; later ones are in acquisition/settings_changes
+        _set_attr(pe, "tolerance_N", self.initial_session.get("tolerance_N"))
+        _set_attr(pe, "target_band_N", self.initial_session.get("target_band_N"))
+        _set_attr(pe, "target_hold_s", self.initial_session.get("target_hold_s"))
+        pe.attrs["settings_changes_replayed"] = np.int64(self.engine_changes_applied)
         write_table(f.require_group("intervals"), "holds", _hold_columns(holds),
                     "Holds found by the hold engine (NWB TimeIntervals); metrics in docs/metrics.md.")
         write_table(

@@ -20,6 +20,9 @@ Record types:
 - ``EVENT`` (JSON): a ``LinkEvent`` ``{"kind", "host_time_s", "detail"}``.
 - ``MARKER`` (JSON): ``{"host_time_s", "kind", "text"}``.
 - ``END`` (JSON): the recording stopped cleanly ``{"host_time_s", "reason"}``.
+- ``SETTINGS`` (JSON): session metadata changed while recording ``{"host_time_s", "set_at_s",
+  "changes": {field: new value}}``; the new values apply to samples from ``host_time_s`` on
+  (``set_at_s``: when the user saved them). Journals from before this record type still read.
 
 A reader accepts records up to the first one that is incomplete or fails its CRC (a torn tail
 after a crash) and reports where it stopped; nothing after a bad record is trusted.
@@ -48,6 +51,7 @@ RECORD_BLOCK = 3
 RECORD_EVENT = 4
 RECORD_MARKER = 5
 RECORD_END = 6
+RECORD_SETTINGS = 7
 RECORD_NAMES = {
     RECORD_META: "meta",
     RECORD_SENSOR: "sensor",
@@ -55,6 +59,7 @@ RECORD_NAMES = {
     RECORD_EVENT: "event",
     RECORD_MARKER: "marker",
     RECORD_END: "end",
+    RECORD_SETTINGS: "settings",
 }
 _HEADER = struct.Struct("<BBHII")
 _BLOCK_HEADER = struct.Struct("<IiB3x")
@@ -158,6 +163,32 @@ class Marker:
 
 
 @dataclass
+class SettingsChange:
+    """Session metadata changed while recording: ``changes`` (field -> new value) apply to the
+    samples from ``host_time_s`` on; ``set_at_s`` is when the user saved them."""
+
+    host_time_s: float
+    changes: dict
+    set_at_s: float | None = None
+
+    def to_json(self) -> dict:
+        return {"host_time_s": self.host_time_s, "set_at_s": self.set_at_s, "changes": self.changes}
+
+
+def settings_change(value: dict) -> SettingsChange:
+    """A SETTINGS record's JSON as a ``SettingsChange`` (TypeError/ValueError on a bad shape)."""
+    t = value.get("host_time_s")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
+        raise ValueError("host_time_s is not a number")
+    changes = value.get("changes")
+    if not isinstance(changes, dict) or not all(isinstance(k, str) for k in changes):
+        raise TypeError("changes is not an object")
+    at = value.get("set_at_s")
+    at = float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at) else None
+    return SettingsChange(float(t), dict(changes), at)
+
+
+@dataclass
 class JournalScan:
     """Where reading a journal stopped: ``valid_bytes`` of ``total_bytes`` were good records."""
 
@@ -214,7 +245,7 @@ class JournalReader:
 
     def items(self) -> Iterator[tuple[str, object]]:
         """Decoded records: ("meta"|"sensor"|"end", dict), ("block", SampleBlock),
-        ("event", LinkEvent), ("marker", Marker)."""
+        ("event", LinkEvent), ("marker", Marker), ("settings", SettingsChange)."""
         for record_type, payload in self.raw_records():
             if record_type == RECORD_BLOCK:
                 try:
@@ -239,6 +270,8 @@ class JournalReader:
                 elif record_type == RECORD_MARKER:
                     item = Marker(float(value.get("host_time_s") or 0.0), str(value.get("kind", "note")),
                                   str(value.get("text", "")))
+                elif record_type == RECORD_SETTINGS:
+                    item = settings_change(value)
                 else:
                     item = value
             except (TypeError, ValueError) as exc:

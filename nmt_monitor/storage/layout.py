@@ -21,6 +21,7 @@ HOLDS = "intervals/holds"
 OVER_TOLERANCE = "intervals/over_tolerance"
 INVALID_TIMES = "intervals/invalid_times"
 ENGINE = "processing/hold_engine"
+SETTINGS_CHANGES = "acquisition/settings_changes"
 GENERAL_SESSION = "general/session"
 GENERAL_SENSOR = "general/sensor"
 GENERAL_CALIBRATION = "general/calibration"
@@ -42,3 +43,10 @@ SESSION_FIELDS = (
     "site",
     "notes",
 )
+
+#: Session fields the user may change while recording (the setup form, the band keys); each
+#: change is a row of acquisition/settings_changes.
+CHANGEABLE_SESSION_FIELDS = tuple(f for f in SESSION_FIELDS if f not in ("session_id", "session_start_time"))
+#: The fields that change what the hold engine finds: replayed at their times.
+ENGINE_SESSION_FIELDS = {"tolerance_N": "tolerance_n", "target_band_N": "target_band_n",
+                         "target_hold_s": "target_hold_s"}

@@ -6,6 +6,7 @@
     rec.set_sensor(reader.info)            # serial, firmware, protocol, calibration used
     for item in items: rec.add(item)       # SampleBlock or LinkEvent, in arrival order
     rec.mark("discomfort")                 # markers: discomfort, release_felt, site, note
+    rec.update_session({"therapist": "Ana"})  # setup changed while recording (applies from now on)
     rec.tick()                             # call now and then: syncs the journal ~once a second
     path = rec.finish()                    # the .h5 (journal removed once the file is safe)
 
@@ -34,10 +35,12 @@ from nmt_monitor.storage.journal import (
     RECORD_MARKER,
     RECORD_META,
     RECORD_SENSOR,
+    RECORD_SETTINGS,
     JournalError,
     JournalReader,
     JournalWriter,
     Marker,
+    SettingsChange,
     encode_block,
     encode_event,
     encode_json_record,
@@ -304,6 +307,32 @@ class Recorder:
                                                        "text": marker.text}), ("marker", marker))
         return marker
 
+    def update_session(self, changes: dict, host_time_s: float | None = None) -> SettingsChange | None:
+        """Session metadata changed while recording (the setup form, the band keys): the new
+        values apply to the samples from ``host_time_s`` on (default: now). The file gets the
+        final values in ``general/session`` and every change, with its time, in
+        ``acquisition/settings_changes``; its holds are found with each value from its time on.
+        Unknown fields raise ``ValueError``; ``session_id`` cannot change. Returns the change
+        (None when nothing differs from the current values)."""
+        from nmt_monitor.storage.layout import CHANGEABLE_SESSION_FIELDS
+
+        clean = {}
+        for name, value in dict(changes).items():
+            if name not in CHANGEABLE_SESSION_FIELDS:
+                raise ValueError(f"session field {name!r} cannot be changed while recording "
+                                 f"(fields: {', '.join(CHANGEABLE_SESSION_FIELDS)})")
+            if isinstance(value, tuple):
+                value = [float(x) for x in value]
+            if self.metadata.get(name) != value:
+                clean[name] = value
+        if not clean:
+            return None
+        now = float(self.clock())
+        change = SettingsChange(float(now if host_time_s is None else host_time_s), clean, now)
+        self.metadata.update(clean)
+        self._write(encode_json_record(RECORD_SETTINGS, change.to_json()), ("settings", change))
+        return change
+
     def tick(self) -> None:
         """Sync the journal if a second has passed since the last sync; cheap to call often."""
         if self.failure is None and self._journal is not None:
@@ -441,6 +470,8 @@ class Recorder:
                                                                   "kind": value.kind, "text": value.text}))
             elif kind == "sensor":
                 records.append(encode_json_record(RECORD_SENSOR, value))
+            elif kind == "settings":
+                records.append(encode_json_record(RECORD_SETTINGS, value.to_json()))
             elif kind == "end":
                 records.append(encode_json_record(RECORD_END, value))
         candidates = [self.path.parent, Path(tempfile.gettempdir()), Path.home()]

@@ -38,6 +38,9 @@ class Session:
     markers: list[dict]  # time_s, kind, text
     link_events: list[dict]  # time_s, kind, detail (dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    #: settings changed while recording, in time order: time_s, field, value, previous (decoded);
+    #: ``metadata`` has the final values
+    settings_changes: list[dict] = field(default_factory=list)
     # arrays: time_s, force_n, device_time_s, seq, segment, saturated, counts (if recorded)
 
     @property
@@ -69,6 +72,43 @@ class Session:
     def target_band_n(self) -> tuple[float, float] | None:
         band = self.metadata.get("target_band_N")
         return None if band is None else (float(band[0]), float(band[1]))
+
+    @property
+    def initial_metadata(self) -> dict:
+        """``metadata`` as it was when recording started (before any settings change)."""
+        meta = dict(self.metadata)
+        for row in reversed(self.settings_changes):
+            if row["previous"] is None:
+                meta.pop(row["field"], None)
+            else:
+                meta[row["field"]] = row["previous"]
+        return meta
+
+    @property
+    def initial_tolerance_n(self) -> float | None:
+        return self.initial_metadata.get("tolerance_N")
+
+    @property
+    def initial_target_band_n(self) -> tuple[float, float] | None:
+        band = self.initial_metadata.get("target_band_N")
+        return None if band is None else (float(band[0]), float(band[1]))
+
+    def engine_changes(self) -> list[tuple[float, dict]]:
+        """The changes of tolerance, target band and target hold time as the hold engine
+        takes them (``analyze_holds(..., changes=...)``): [(time_s, {"tolerance_n": ...}), ...]."""
+        out: list[tuple[float, dict]] = []
+        for row in self.settings_changes:
+            key = L.ENGINE_SESSION_FIELDS.get(row["field"])
+            if key is None:
+                continue
+            value = row["value"]
+            if key == "target_band_n" and value is not None:
+                value = (float(value[0]), float(value[1]))
+            if out and out[-1][0] == row["time_s"]:
+                out[-1][1][key] = value
+            else:
+                out.append((row["time_s"], {key: value}))
+        return out
 
     @property
     def sample_rate_hz(self) -> float:
@@ -106,6 +146,7 @@ _TABLES = {
                        "detail": "str"}, {}),
     L.MARKERS: ({"timestamps": "num", "kind": "str", "text": "str"}, {}),
     L.LINK_EVENTS: ({"timestamps": "num", "kind": "str", "detail": "str"}, {}),
+    L.SETTINGS_CHANGES: ({"timestamps": "num", "field": "str", "value": "str", "previous": "str"}, {}),
 }
 #: Session metadata with a required type (general/session attributes).
 _META_NUMBERS = ("tolerance_N", "target_hold_s", "tip_area_cm2")
@@ -307,6 +348,15 @@ def read_session(cs: CheckedSession, arrays: bool | tuple[str, ...] = True) -> S
                for r in _table(f, L.INVALID_TIMES, path, budget)]
     markers = [{"time_s": r["timestamps"], "kind": r["kind"], "text": r["text"]}
                for r in _table(f, L.MARKERS, path, budget)]
+    changes = []
+    for r in _table(f, L.SETTINGS_CHANGES, path, budget):
+        where = f"{L.SETTINGS_CHANGES} ({r['field']!r} at {r['timestamps']:g} s)"
+        U.number(r["timestamps"], f"{where}: timestamps", path)
+        changes.append({"time_s": r["timestamps"], "field": r["field"],
+                        "value": _setting(r["field"], r["value"], f"{where}: value", path),
+                        "previous": _setting(r["field"], r["previous"], f"{where}: previous", path)})
+    if any(b["time_s"] < a["time_s"] for a, b in zip(changes, changes[1:])):
+        raise U.fail(path, f"{L.SETTINGS_CHANGES}: timestamps go backwards")
     events = []
     for r in _table(f, L.LINK_EVENTS, path, budget):
         try:
@@ -330,4 +380,24 @@ def read_session(cs: CheckedSession, arrays: bool | tuple[str, ...] = True) -> S
         out[name] = data
     return Session(path=path, schema_version=cs.version, attrs=cs.attrs, metadata=meta, sensor=sensor,
                    calibration=calibration, engine=engine, holds=holds, over_tolerance=over,
-                   invalid_times=invalid, markers=markers, link_events=events, arrays=out)
+                   invalid_times=invalid, markers=markers, link_events=events, arrays=out,
+                   settings_changes=changes)
+
+
+def _setting(name: str, text: str, what: str, path):
+    """A settings_changes value (JSON text), checked like the general/session attribute it sets."""
+    try:
+        value = json.loads(text) if text else None
+    except (json.JSONDecodeError, RecursionError):
+        raise U.fail(path, f"{what} is not JSON") from None
+    if value is None:
+        return None
+    if name in _META_NUMBERS:
+        return U.number(value, what, path, positive=True)
+    if name == "target_band_N":
+        return list(U.band(value, what, path))
+    if name in _META_TEXT:
+        return U.text(value, what, path)
+    if isinstance(value, (dict, list)):
+        raise U.fail(path, f"{what} should be text or a number")
+    return value

@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Digits, Footer, Static
 from textual.worker import get_current_worker
 
 from nmt_monitor.errors import UserError
+from nmt_monitor.flags import flags_text
 
 from .clock import Clock, system_clock
 from .model import FEEDBACK_MODES, Frame, SessionModel, Units, feedback_visibility
@@ -159,8 +160,11 @@ class MonitorApp(App):
         self.w = {w.id: w for w in self.screen.query("#title, #force, #force-label, #hold, #gauge, #alert, "
                                                      "#trace, #holds, #status")}
         table = self.w["holds"]
-        for label in ("#", "start", "duration", "mean", "CV", "drift", "flags"):
-            table.add_column(label, key=label)
+        # fixed widths: the columns do not jump as holds come in (and do not wait for the
+        # table to be idle before they fit their contents)
+        for label, width in (("#", 3), ("start", 8), ("duration", 8), ("mean", 10), ("CV", 6),
+                             ("drift", 8), ("flags", None)):
+            table.add_column(label, key=label, width=width)
         self._ui_loop = asyncio.get_running_loop()
         self._acquire()
         self._draw()
@@ -397,7 +401,7 @@ class MonitorApp(App):
         for row in reversed(frame.holds):
             table.add_row(str(row.number), f"{row.start_s:.1f} s", f"{row.duration_s:.1f} s",
                           u.fmt(row.mean_n), f"{row.cv_pct:.1f} %", f"{row.drift_pct:+.1f} %",
-                          ", ".join(row.flags) or "ok")
+                          flags_text(row.flags))
 
     # ---- keys -----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:
@@ -494,15 +498,19 @@ class MonitorApp(App):
         self.notify(f"feedback: {self.feedback}", timeout=2)
 
     def action_setup(self) -> None:
-        self.push_screen(SetupScreen(self.model.metadata, recording=self.model.recorder is not None),
-                         self._setup_done)
+        self.push_screen(SetupScreen(self.model.metadata, recording=self.model.recorder is not None,
+                                     replay=self.kind == "replay"), self._setup_done)
 
     def _setup_done(self, metadata) -> None:
         if metadata is None:
             return
+        recording = self.model.recorder is not None
         self.model.set_metadata(metadata)
         self.units.set_area(metadata.tip_area_cm2)
-        self.notify("setup saved")
+        if self.kind == "replay":
+            self.notify("setup applied to this replay (the file is not changed)")
+        else:
+            self.notify("setup saved into the recording" if recording else "setup saved")
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_help()))

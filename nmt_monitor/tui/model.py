@@ -276,6 +276,12 @@ class RecorderWriter:
         clock = getattr(self.recorder, "clock", time.time)
         self._put("mark", kind, text, float(clock()))  # the time of the key press, not of the write
 
+    def update_session(self, changes: dict, host_time_s: float | None = None) -> None:
+        """Queued in order with the samples: the change applies from ``host_time_s`` on."""
+        if host_time_s is None:
+            host_time_s = float(getattr(self.recorder, "clock", time.time)())
+        self._put("update_session", dict(changes), float(host_time_s))
+
     def _run(self) -> None:
         while True:
             op, args = self._q.get()
@@ -389,12 +395,9 @@ class SessionModel:
             self.time_origin = float(block.host_time_s[0])
         t = block.host_time_s - self.time_origin
         f = block.force_n - self.tare_offset_n if self.tare_offset_n else block.force_n
-        # the engine needs strictly increasing time: keep only samples above the running maximum
-        keep = t > np.fmax.accumulate(np.r_[self._last_t, t[:-1]])
-        if not keep.all():
-            t, f = t[keep], f[keep]
-            if t.size == 0:
-                return
+        # time may repeat (clumped arrival) but must not go backwards: a host clock that
+        # steps back holds at the latest time instead (no sample is dropped)
+        t = np.fmax.accumulate(np.r_[self._last_t, t])[1:]
         self._last_t = float(t[-1])
         self._last_data_clock = self.clock()
         self.samples += t.size
@@ -451,9 +454,12 @@ class SessionModel:
             if kind == "hold_started":
                 self.last_hold_drifted = False
                 self.hold = {"start_s": ev.start_s, "level_n": ev.level_N, "cv_pct": None,
-                             "drift_pct": None, "drift_alert": False}
+                             "drift_pct": None, "drift_alert": False, "suspect_end_s": None}
             elif kind == "hold_progress" and self.hold is not None:
-                self.hold.update(level_n=ev.level_N, cv_pct=ev.cv_pct, drift_pct=ev.drift_pct)
+                # the start may have been decided again; while the force is away from the
+                # hold's level the figures (and the timer) stay where the hold would end
+                self.hold.update(start_s=ev.start_s, level_n=ev.level_N, cv_pct=ev.cv_pct,
+                                 drift_pct=ev.drift_pct, suspect_end_s=ev.suspect_end_s)
             elif kind == "drift_warning":
                 if self.hold is not None:
                     self.hold.update(drift_alert=True, drift_pct=ev.drift_pct)
@@ -494,34 +500,52 @@ class SessionModel:
                 self._notices.append("tared (in software)")
             return self.tare_offset_n
 
-    def set_targets(self, *, tolerance_n=..., target_band_n=..., target_hold_s=..., note: bool = True) -> str:
-        """Change tolerance / target band / target hold time during a session."""
+    def set_targets(self, *, tolerance_n=..., target_band_n=..., target_hold_s=...) -> str:
+        """Change tolerance / target band / target hold time during a session: the live
+        alerts (the engine) apply them from the next sample on, and a recording stores them
+        with their time (its holds and grades use each value from then on)."""
         with self._lock:
             changes = {}
-            if tolerance_n is not ...:
+            if tolerance_n is not ... and tolerance_n != self.metadata.tolerance_N:
                 changes["tolerance_N"] = tolerance_n
-                self.engine.tolerance_n = tolerance_n
-                if tolerance_n is None:
-                    self.over_tolerance = False
-            if target_band_n is not ...:
+            if target_band_n is not ... and target_band_n != self.metadata.target_band_N:
                 changes["target_band_N"] = target_band_n
-                self.engine.target_band_n = target_band_n
-            if target_hold_s is not ...:
+            if target_hold_s is not ... and target_hold_s != self.metadata.target_hold_s:
                 changes["target_hold_s"] = target_hold_s
-                self._params = self._params.replace(target_hold_s=target_hold_s)
-                self.engine.params = self._params
-            self.metadata = replace(self.metadata, **changes)
-            text = ", ".join(f"{k}={_short(v)}" for k, v in changes.items())
-            if note and changes and self.recorder is not None:
-                self.recorder.mark("note", "set " + text)
-            return text
+            self._apply(changes)
+            return ", ".join(f"{k}={_short(v)}" for k, v in changes.items())
+
+    def _apply(self, changes: dict) -> None:
+        """Apply metadata changes now: the engine, the screen, and the recording (lock held)."""
+        if not changes:
+            return
+        engine = {}
+        if "tolerance_N" in changes:
+            engine["tolerance_n"] = changes["tolerance_N"]
+            if changes["tolerance_N"] is None:
+                self.over_tolerance = False
+        if "target_band_N" in changes:
+            engine["target_band_n"] = changes["target_band_N"]
+        if "target_hold_s" in changes:
+            engine["target_hold_s"] = changes["target_hold_s"]
+            self._params = self._params.replace(target_hold_s=changes["target_hold_s"])
+        if engine:
+            self._handle(self.engine.configure(**engine))
+        self.metadata = replace(self.metadata, **changes)
+        if self.recorder is not None:
+            # from the newest sample the engine has seen on (host time), as the live alerts
+            at = None if self.time_origin is None or self.samples == 0 else self.time_origin + self._last_t + 1e-6
+            self.recorder.update_session(changes, at)
 
     def set_metadata(self, metadata) -> None:
-        """New setup (from the form): targets apply now; the rest is for the next recording."""
+        """New setup (from the form): everything applies now, and to the recording under way
+        (stored with its time); without one, the values are for the next recording."""
+        from dataclasses import fields
+
         with self._lock:
-            self.set_targets(tolerance_n=metadata.tolerance_N, target_band_n=metadata.target_band_N,
-                             target_hold_s=metadata.target_hold_s)
-            self.metadata = replace(metadata, session_id="")
+            changes = {f.name: getattr(metadata, f.name) for f in fields(metadata)
+                       if f.name != "session_id" and getattr(metadata, f.name) != getattr(self.metadata, f.name)}
+            self._apply(changes)
 
     def adjust_band(self, delta_n: float) -> tuple[float, float] | None:
         with self._lock:
@@ -596,7 +620,8 @@ class SessionModel:
             hold = None
             if self.hold is not None:
                 h = self.hold
-                hold = HoldView(h["start_s"], max(0.0, now - h["start_s"]), h["level_n"], h["cv_pct"],
+                until = now if h["suspect_end_s"] is None else min(now, h["suspect_end_s"])
+                hold = HoldView(h["start_s"], max(0.0, until - h["start_s"]), h["level_n"], h["cv_pct"],
                                 h["drift_pct"], h["drift_alert"])
             rec = self.recorder
             recording = RecordingView(

@@ -34,6 +34,15 @@ def setup_warnings(meta) -> list[str]:
     return out
 
 
+def setup_note(recording: bool, replay: bool) -> str:
+    """What saving the form does, said plainly (a replay stores nothing)."""
+    if replay:
+        return "Replay: targets apply to this replay only; nothing is written to the file."
+    if recording:
+        return "Saved into this recording from now on: targets apply from this moment."
+    return "Stored with the recording; targets apply now."
+
+
 def parse_setup(values: dict[str, str], base):
     """Form values -> SessionMetadata (raises ValueError with a message for the user)."""
     try:
@@ -87,10 +96,11 @@ class SetupScreen(ModalScreen):
         ("tip_area", "Tip area (cm²)", "e.g. 1.0 (enables kPa)"),
     )
 
-    def __init__(self, metadata, recording: bool = False) -> None:
+    def __init__(self, metadata, recording: bool = False, replay: bool = False) -> None:
         super().__init__()
         self.metadata = metadata
         self.recording = recording
+        self.replay = replay  # a replay writes nothing: the form must not claim it is stored
         self._warned: dict | None = None  # the values a warning was shown for
 
     def _initial(self) -> dict[str, str]:
@@ -111,9 +121,7 @@ class SetupScreen(ModalScreen):
                 for name, label, hint in self.FIELDS:
                     yield Label(label)
                     yield Input(value=initial[name], placeholder=hint, id=f"in-{name}", compact=True)
-            note = ("Targets apply now; client and tip are stored with the next recording."
-                    if self.recording else "Stored with the recording; targets apply now.")
-            yield Static(note, id="setup-note")
+            yield Static(setup_note(self.recording, self.replay), id="setup-note")
             yield Static("", id="setup-error")
             with Horizontal(id="setup-buttons"):
                 yield Button("Save", variant="primary", id="save", compact=True)

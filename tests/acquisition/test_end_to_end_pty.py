@@ -52,27 +52,31 @@ def test_1khz_over_a_pty_every_sample_arrives_in_order_and_matches_the_truth(sta
 
 
 @pytest.mark.slow
-def test_unplug_mid_stream_reconnects_within_2_s_and_reports_the_gap(start_sim):
+def test_unplug_mid_stream_reconnects_by_itself_and_records_the_gap(start_sim):
+    """Judged from the data, not the clock: the time it takes is a benchmark figure
+    (benchmarks/bench_link.py), which a loaded machine would make flaky here."""
     sim = start_sim("--pty", "--rate", "500", "--scenario", "steady", "--unplug-at", "1.5", "--unplug-for", "1.0")
     with SensorReader(sim.url) as reader:
         def done(blocks, events):
-            kinds = [e.kind for e in events]
-            return "reconnected" in kinds and any(b.segment > 0 and len(b) for b in blocks) and n_samples(
-                [b for b in blocks if b.segment > 0]) >= 500
-        blocks, events = collect(reader, done)
+            return any(e.kind == "reconnected" for e in events) and n_samples([b for b in blocks if b.segment > 0]) >= 500
+        blocks, events = collect(reader, done, deadline_s=60)  # a safety net, not a judgement
         stats = reader.stats()
     kinds = [e.kind for e in events]
     assert "disconnected" in kinds and "reconnected" in kinds, kinds
-    lost = next(e for e in events if e.kind == "disconnected").host_time_s
-    back = next(e for e in events if e.kind == "reconnected").host_time_s
-    assert back - lost <= 1.0 + 2.0, f"took {back - lost:.2f} s to reconnect after a 1 s unplug"
+    assert kinds.index("disconnected") < kinds.index("reconnected")
     assert stats.reconnects == 1 and stats.state == "streaming"
+    assert next(e for e in events if e.kind == "reconnected").detail["same_sensor"] is True
     before = concat_blocks([b for b in blocks if b.segment == 0])
     after = concat_blocks([b for b in blocks if b.segment == 1])
-    # Samples on each side are complete and in order; the gap is a gap in time, not filled.
+    # Samples on each side are complete and in order; the device restarted (its counters
+    # from 0); the gap is a gap in time, at least the second the cable was out, not filled.
+    assert len(before) > 0 and len(after) >= 500
     assert np.all(np.diff(before.seq) == 1) and np.all(np.diff(after.seq) == 1)
+    assert after.seq[0] == 0
+    assert np.allclose(np.diff(after.device_time_s), 0.002)
     gap_s = after.host_time_s[0] - before.host_time_s[-1]
     assert gap_s > 0.9, gap_s
+    assert not any(e.kind == "gap" for e in events), "a reconnect is a new segment, not a gap to fill"
 
 
 @pytest.mark.slow

@@ -135,6 +135,25 @@ def test_truncated_frame_followed_by_a_good_one():
     assert decoder.counters.bytes_skipped == len(chunks[0]) - 10
 
 
+def test_a_frame_cut_short_inside_its_crc_does_not_hide_the_next_one():
+    # A frame that lost its last byte, whose CRC the next frame's first byte (0xA5) happens to
+    # complete: it is accepted (its content is intact), and the next frame, which begins in
+    # its CRC, is found too: resynchronisation within one frame, in any chunking.
+    counts = 0
+    while True:
+        cut_short = device_protocol.encode_data_frame(1, 10, 1000, 1000, 0, [counts] * 10)
+        if cut_short[-1] == 0xA5:
+            break
+        counts += 1
+    nxt = device_protocol.encode_data_frame(2, 20, 11000, 1000, 0, list(range(10)))
+    last = device_protocol.encode_data_frame(3, 30, 21000, 1000, 0, list(range(10)))
+    stream = cut_short[:-1] + nxt + last
+    for sizes in (None, [1] * len(stream), [len(cut_short) - 1, 5, 1000], [len(cut_short), 1000]):
+        decoder, results = decode_all(stream, sizes)
+        assert [f[0] for f in flatten(results)] == [1, 2, 3], sizes
+        assert decoder.counters.bytes_skipped == 0 and decoder.buffered_bytes == 0
+
+
 def test_parse_reply():
     assert parse_reply("OK ID proto=1 serial=SIM-0001 fs_n=200") == (
         True, "ID", {"proto": "1", "serial": "SIM-0001", "fs_n": "200"})

@@ -54,27 +54,24 @@ def test_unknown_unit_for_bare_numbers_is_a_user_error():
         SensorReader("sim://", bare_unit="furlong")
 
 
-def test_gauge_reading_times_stay_strictly_increasing_when_the_host_clock_steps_back():
-    from nmt_monitor.acquisition.gauge import GaugeLineDecoder
-    from nmt_monitor.acquisition.reader import SensorInfo
+def _gauge_link(**kwargs):
+    from nmt_monitor.acquisition.links import GaugeLink
 
-    reader = SensorReader("sim://")  # not started: drive its line handling directly
-    reader.info = SensorInfo(protocol="gauge")
-    reader._gauge_decoder = GaugeLineDecoder()
-    for host_time_s, chunk in [(100.0, b"1 N\r\n2 N\r\n"), (99.0, b"3 N\r\n4 N\r\n5 N\r\n"), (99.0, b"6 N\r\n")]:
-        reader._process(chunk, host_time_s)
-    times = [t for item in reader.drain() if isinstance(item, SampleBlock) for t in item.host_time_s.tolist()]
-    assert len(times) == 6
+    events = []
+    return GaugeLink("test://", emit=events.append, **kwargs), events
+
+
+def test_gauge_reading_times_stay_strictly_increasing_when_the_host_clock_steps_back():
+    link, _ = _gauge_link()  # driven directly: its line handling, no port
+    times = []
+    for host_time_s, chunk in [(100.0, b"1 N\r\n2 N\r\n3 N\r\n"), (99.0, b"4 N\r\n5 N\r\n6 N\r\n"),
+                               (99.0, b"7 N\r\n")]:
+        times += [t for block in link.data_received(chunk, host_time_s) for t in block.host_time_s.tolist()]
+    assert len(times) == 7
     assert all(b > a for a, b in zip(times, times[1:])), times
 
 
 def test_a_gauge_that_reports_compression_as_negative_can_be_flipped():
-    from nmt_monitor.acquisition.gauge import GaugeLineDecoder
-    from nmt_monitor.acquisition.reader import SensorInfo
-
-    reader = SensorReader("sim://", gauge_compression_negative=True)
-    reader.info = SensorInfo(protocol="gauge")
-    reader._gauge_decoder = GaugeLineDecoder()
-    reader._process(b"-12.50 N\r\n-13.00 N\r\n", 100.0)
-    (block,) = [i for i in reader.drain() if isinstance(i, SampleBlock)]
-    assert block.force_n.tolist() == [12.5, 13.0]
+    link, _ = _gauge_link(compression_negative=True)
+    (block,) = link.data_received(b"-12.50 N\r\n-13.00 N\r\n-13.50 N\r\n", 100.0)
+    assert block.force_n.tolist() == [12.5, 13.0, 13.5]

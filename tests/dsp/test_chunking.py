@@ -50,6 +50,7 @@ def test_any_chunking_gives_the_same_events(seed, rate, kind, sizes):
     assert events == offline.events
     assert eng.holds == offline.holds
     assert eng.over_tolerance == offline.over_tolerance
+    assert eng.zero_track == offline.zero_track
 
 
 @pytest.mark.slow  # feeds whole sessions one sample at a time

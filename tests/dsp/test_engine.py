@@ -376,9 +376,9 @@ def test_memory_is_bounded_under_a_static_load(tolerance):
         most = max(most, eng._buf.n)
     eng.finish()
     # the hold itself (max_hold_s), its ramp-in look-back, the idle window and the trim slack
-    bound = eng._max_hold + eng._ramp + 2 * eng._keep + 4096 + 50
+    bound = eng.bins.max_hold + eng.bins.ramp_lookback + 2 * eng.bins.keep + 4096 + 50
     assert most < bound, (most, bound)
-    assert eng._buf.n < eng._keep + 4096 + 50  # after the cap: trimmed as when idle
+    assert eng._buf.n < eng.bins.keep + 4096 + 50  # after the cap: trimmed as when idle
     assert len(eng.holds) == 1 and eng.holds[0].ended_by == "max_duration"
     assert eng.holds[0].duration_s == pytest.approx(600.0, abs=0.05)
     if tolerance is not None:

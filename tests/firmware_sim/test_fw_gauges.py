@@ -76,3 +76,29 @@ def test_plain_streams_bare_numbers():
     lines = out.decode().split("\r\n")[:-1]
     assert len(lines) == 81
     assert all(float(x) == pytest.approx(4078.9, abs=0.1) for x in lines)
+
+
+def test_mark10_answers_its_serial_number():
+    assert_rs = Gauge("mark10", FLAT, noise_n=0.0, serial="3141592")
+    assert_rs.write(b"RS\r")
+    assert assert_rs.advance_to(0.1) == b"3141592\r\n"
+    anonymous = Gauge("mark10", FLAT, noise_n=0.0)
+    anonymous.write(b"RS\r")
+    assert anonymous.advance_to(0.1) == b"*10\r\n"
+
+
+def test_noise_lines_are_in_another_format():
+    g = Gauge("plain", FLAT, rate_hz=80, noise_n=0.0, noise_lines=0.1, seed=4)
+    lines = g.advance_to(10.0).decode().split("\r\n")[:-1]
+    noise = [ln for ln in lines if ln.endswith(" N")]
+    assert g.noise_lines_sent == len(noise) > 40
+    assert all(re.fullmatch(r"\d\.\d N", ln) for ln in noise)
+    assert len(lines) - len(noise) == 801  # every reading is still sent
+
+
+def test_garbled_lines_carry_no_digits_and_end_on_time():
+    g = Gauge("mark10", FLAT, rate_hz=50, continuous=True, noise_n=0.0, garble=(1.0, 0.5))
+    lines = g.advance_to(2.0).split(b"\r\n")[:-1]
+    junk = [ln for ln in lines if not re.fullmatch(rb"\d+\.\d{3} N", ln)]
+    assert len(junk) == g.lines_garbled == 25
+    assert not any(ch in b"0123456789" for ln in junk for ch in ln)

@@ -22,3 +22,14 @@ def graded(cohort):
     rubric = default_rubric()
     sessions, students = grade_paths([str(cohort)], rubric, jobs=2)
     return rubric, sessions, {s.name: s for s in students}
+
+
+@pytest.fixture(scope="session")
+def report(cohort, tmp_path_factory):
+    """The class's HTML report (`grade --report`), made once."""
+    from nmt_monitor.cli import main
+
+    out = tmp_path_factory.mktemp("report") / "rep"
+    rc = main(["grade", str(cohort), "--report", str(out), "--jobs", "2", "--no-progress"])
+    assert rc == 0
+    return out

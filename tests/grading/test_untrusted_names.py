@@ -66,7 +66,7 @@ def test_grade_report_with_hostile_names(hostile, tmp_path, capsys):
     holds = _rows(text)
     assert holds and all(h["student"] == "'" + THERAPIST for h in holds)
     _assert_numbers_stay_numbers(text, ("start_s", "mean_N", "cv_pct", "drift_pct", "score"))
-    pictures = sorted(p.name for p in (report / "img").iterdir())
+    pictures = sorted(p.name for p in (report / "img").rglob("*.png"))
     assert any("hold1" in p for p in pictures) and all(len(p) < 120 for p in pictures)
     assert all(len(p.name) < 120 for p in (report / "students").iterdir())
 

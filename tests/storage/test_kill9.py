@@ -12,7 +12,6 @@ import pytest
 
 from nmt_monitor.storage import open_session, recover_all
 
-from tests.cli import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -80,17 +79,4 @@ def test_kill_9_at_random_moments_loses_at_most_one_second(tmp_path):
         assert s.attrs["recovered"] == 1
 
 
-@pytest.mark.parametrize("signum, name", [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C")])
-def test_sigterm_and_ctrl_c_finish_the_file(tmp_path, signum, name):
-    out = tmp_path / "t.h5"
-    proc = _start(out, seed=99)
-    _wait_for_samples(out.with_suffix(".journal"), proc)
-    proc.send_signal(signum)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    assert f"stopped: {name}".encode() in err
-    s = open_session(out)
-    assert s.attrs["stopped_by"] == f"stopped: {name}" and s.n_samples > 0
-    assert not out.with_suffix(".journal").exists()
-    result = run_cli("recover", tmp_path)
-    assert result.returncode == 0 and "no unfinished sessions" in result.stderr
+# SIGTERM, Ctrl-C and SIGHUP while recording: tests/test_interrupts.py (every sample read is stored).

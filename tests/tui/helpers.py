@@ -32,6 +32,15 @@ async def settle(pilot, app) -> None:
     await wait_until(pilot, lambda: app.frames_drawn > drawn, what="a new frame")
     await pilot.pause()
     await pilot.pause()
+    # until the screen stops changing: a table filled in a frame sizes its columns only when
+    # the app is next idle, which a busy machine may delay by a frame or two
+    for _ in range(20):
+        before = screen_text(app)
+        drawn = app.frames_drawn
+        await wait_until(pilot, lambda: app.frames_drawn > drawn, what="another frame")
+        await pilot.pause()
+        if screen_text(app) == before:
+            break
 
 
 def _paint(grid, widget, clip, origin=(0, 0)) -> None:

@@ -385,3 +385,31 @@ def test_unfinished_sessions_are_offered_for_recovery(tmp_path):
     run(go())
     (h5,) = tmp_path.glob("*.h5")
     assert open_session(h5, arrays=False).n_samples == t.size
+
+
+def test_replay_setup_form_does_not_claim_to_store_anything(tmp_path):
+    """A replay writes nothing: its setup form says so (it once said "Stored with the recording")."""
+    import shutil
+
+    path = tmp_path / "copy.h5"
+    shutil.copy("recordings/example-steady.h5", path)
+    before = path.read_bytes()
+    clock = MockClock()
+    app = MonitorApp(ReplaySource.from_session(str(path), clock=clock), metadata=SessionMetadata(client="c"),
+                     clock=clock, bell=False)
+
+    async def go():
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, app)
+            await pilot.press("s")
+            await wait_until(pilot, lambda: isinstance(app.screen, SetupScreen), what="setup form")
+            await pilot.pause()
+            note = str(app.screen.query_one("#setup-note").render())
+            assert "nothing is written to the file" in note and "Stored with" not in note
+            app.screen.query_one("#in-therapist").value = "Anna"
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: not isinstance(app.screen, SetupScreen), what="form closed")
+            assert app.model.metadata.therapist == "Anna"
+
+    run(go())
+    assert path.read_bytes() == before
