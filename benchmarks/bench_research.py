@@ -108,6 +108,25 @@ def run(label: str, root: Path, argv: list[str], n: int, out: Path, extra_pids=(
     return result
 
 
+def generate(root: Path, n_sessions: int, rate: float, jobs: int = 2) -> None:
+    """The class of bench_grading.py (five sessions per student, six profiles), files that are
+    already there kept (an interrupted generation goes on where it stopped)."""
+    from bench_grading import PROFILES, _make
+
+    from nmt_monitor.research import map_files
+
+    items = []
+    for i in range(n_sessions):
+        student, k = divmod(i, 5)
+        name = f"student {student + 1:02d}"
+        folder = root / name.replace(" ", "-")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"session{k + 1}.h5"
+        if not path.exists():
+            items.append((path, PROFILES[student % len(PROFILES)], k, 5, i, name, rate))
+    map_files(_make, items, jobs=jobs)
+
+
 def file_list(root: Path, files: list[Path], n: int) -> Path:
     """A folder of symbolic links to the first n files (analyze takes a folder)."""
     sub = root.parent / f"{root.name}-first{n}"
@@ -127,7 +146,6 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_grading import generate
 
     import pandas as pd
     from distributed import Client, LocalCluster
@@ -139,7 +157,7 @@ def main(argv=None) -> int:
         files = sorted(root.rglob("*.h5"))
         if len(files) < args.sessions:
             t = time.perf_counter()
-            generate(root, args.sessions, args.rate, 2)
+            generate(root, args.sessions, args.rate)
             files = sorted(root.rglob("*.h5"))
             print(f"generated {len(files)} sessions of ~60 s at {args.rate:g} Hz in {time.perf_counter() - t:.0f} s",
                   flush=True)

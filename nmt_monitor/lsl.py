@@ -72,12 +72,16 @@ def load_pylsl():
 class ClockOffset:
     """LSL's clock minus the host's wall clock, measured with the tightest pair of readings."""
 
+    STEP_S = 0.002  # a change this large is a step of the wall clock (or of NTP), not noise
+    CONFIRM = 3  # ... when that many measurements a second apart agree on it
+
     def __init__(self, local_clock, wall=time.time) -> None:
         self._local, self._wall = local_clock, wall
         self.value = self.measure()
         self._next = time.monotonic() + 1.0
+        self._candidates: list[float] = []
 
-    def measure(self, tries: int = 5) -> float:
+    def measure(self, tries: int = 7) -> float:
         best = None
         for _ in range(tries):
             w0 = self._wall()
@@ -88,14 +92,21 @@ class ClockOffset:
         return best[1]
 
     def current(self) -> float:
-        """The offset; re-measured once a second, and taken over only when it moved by more than
-        2 ms (the wall clock was stepped): measurement noise never jitters the timestamps."""
+        """The offset; re-measured once a second, and changed only when several measurements in
+        a row agree it moved by more than ``STEP_S`` (the wall clock was stepped): a reading
+        delayed on a busy machine never jitters or shifts the timestamps."""
         now = time.monotonic()
         if now >= self._next:
             self._next = now + 1.0
             fresh = self.measure()
-            if abs(fresh - self.value) > 0.002:
-                self.value = fresh
+            if abs(fresh - self.value) <= self.STEP_S:
+                self._candidates = []
+            else:
+                self._candidates.append(fresh)
+                c = self._candidates[-self.CONFIRM:]
+                if len(c) == self.CONFIRM and max(c) - min(c) < self.STEP_S / 2:
+                    self.value = float(sorted(c)[len(c) // 2])
+                    self._candidates = []
         return self.value
 
 

@@ -190,3 +190,22 @@ def test_live_monitor_model_sends_its_engines_events_and_the_keys_markers():
     assert list(got) == ["site", "hold_started", "hold_ended", "release_felt"]
     assert got["site"] == pytest.approx(t0 + offset, abs=1e-6)  # the session's site, at its first sample
     assert 1.4 < got["hold_started"] - (t0 + offset) < 2.0 and 8.8 < got["hold_ended"] - (t0 + offset) < 9.4
+
+
+def test_clock_offset_follows_a_wall_clock_step_but_not_a_late_reading(monkeypatch):
+    from nmt_monitor import lsl
+
+    wall = {"shift": 0.0, "late": 0.0}
+    fake_mono = {"t": 0.0}
+    monkeypatch.setattr(lsl.time, "monotonic", lambda: fake_mono["t"])
+    clock = lsl.ClockOffset(lambda: 1000.0, wall=lambda: 5000.0 + wall["shift"] + wall["late"])
+    assert clock.value == pytest.approx(-4000.0)
+    wall["late"] = 0.01  # one delayed reading (a busy machine): ignored
+    fake_mono["t"] += 1.1
+    assert clock.current() == pytest.approx(-4000.0)
+    wall["late"] = 0.0
+    wall["shift"] = 3.0  # the wall clock was stepped: taken over once it is confirmed
+    for _ in range(3):
+        fake_mono["t"] += 1.1
+        clock.current()
+    assert clock.current() == pytest.approx(-4003.0)
