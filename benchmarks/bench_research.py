@@ -28,15 +28,29 @@ import time
 from pathlib import Path
 
 
-def _hwm_kb(pid: int) -> int | None:
+def _mem_kb(pid: int) -> tuple[int, int] | None:
+    """(peak, current) resident set of a process in kB: VmHWM, VmRSS."""
+    hwm = rss = None
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
                 if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
+                    hwm = int(line.split()[1])
+                elif line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
     except OSError:
         return None
-    return None
+    return None if hwm is None or rss is None else (hwm, rss)
+
+
+def _is_python(pid: int) -> bool:
+    """A Python process (not a short-lived helper such as uname, whose VmHWM right after fork
+    is its parent's)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"python" in fh.read().split(b"\0")[0]
+    except OSError:
+        return False
 
 
 def _children(pid: int) -> list[int]:
@@ -59,22 +73,41 @@ class PeakWatcher:
     def __init__(self, pid: int, extra: tuple[int, ...] = ()) -> None:
         self.pid, self.extra = pid, extra
         self.peaks: dict[int, int] = {}
+        self.timeline: list[tuple[float, int, int]] = []  # (time, command RSS, largest worker RSS) in kB
+        self._t0 = time.perf_counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _poll(self) -> None:
         todo, seen = [self.pid, *self.extra], set()
+        main_rss, worker_rss = 0, 0
         while todo:
             p = todo.pop()
             if p in seen:
                 continue
             seen.add(p)
-            kb = _hwm_kb(p)
-            if kb is not None:
-                self.peaks[p] = max(self.peaks.get(p, 0), kb)
+            mem = _mem_kb(p) if _is_python(p) else None
+            if mem is not None:
+                self.peaks[p] = max(self.peaks.get(p, 0), mem[0])
+                if p == self.pid:
+                    main_rss = mem[1]
+                else:
+                    worker_rss = max(worker_rss, mem[1])
             if p not in self.extra:
                 todo.extend(_children(p))
+        self.timeline.append((time.perf_counter() - self._t0, main_rss, worker_rss))
+
+    def rss_at(self, fractions=(0.25, 0.5, 0.75, 1.0)) -> list[tuple[int, int]]:
+        """(command, largest worker) resident set in MB at these fractions of the run."""
+        if not self.timeline:
+            return []
+        end = self.timeline[-1][0]
+        out = []
+        for f in fractions:
+            sample = [row for row in self.timeline if row[0] <= f * end and row[1]] or self.timeline[:1]
+            out.append((round(sample[-1][1] / 1024), round(sample[-1][2] / 1024)))
+        return out
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -96,15 +129,18 @@ def run(label: str, root: Path, argv: list[str], n: int, out: Path, extra_pids=(
     _, err = proc.communicate()
     dt = time.perf_counter() - t
     peaks = watch.stop()
+    timeline = watch.rss_at()
     if proc.returncode != 0:
         raise SystemExit(f"{label}: exit {proc.returncode}: {err[-500:]}")
     main_mb = peaks.get(proc.pid, 0) / 1024
     workers = [kb / 1024 for pid, kb in peaks.items() if pid != proc.pid]
     result = {"label": label, "files": n, "wall_s": dt, "per_s": n / dt, "main_mb": main_mb,
-              "worker_mb": max(workers) if workers else None, "workers": len(workers)}
+              "worker_mb": max(workers) if workers else None, "workers": len(workers), "timeline": timeline}
     print(f"{label:<30} {n:6d} files {dt:8.1f} s {n / dt:7.1f} sessions/s   command {main_mb:6.0f} MB   "
           + (f"largest of {len(workers)} worker processes {max(workers):6.0f} MB" if workers else "no workers"),
           flush=True)
+    print("    resident set (command, largest worker) at 1/4, 1/2, 3/4 and the end of the run: "
+          + ", ".join(f"{m}/{w} MB" for m, w in timeline), flush=True)
     return result
 
 

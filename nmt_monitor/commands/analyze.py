@@ -110,7 +110,15 @@ def _parquet_sink(path: str):
 def _run(args, files: list[str], executor, sink) -> int:
     from nmt_monitor.console import Progress
     from nmt_monitor.dsp import HoldParams
-    from nmt_monitor.research import Skipped, _AnalyzeJob, imap_files, input_record, local_executor, provenance
+    from nmt_monitor.research import (
+        Skipped,
+        _AnalyzeJob,
+        imap_files,
+        input_record,
+        local_executor,
+        provenance,
+        provenance_text,
+    )
 
     changes = {}
     if args.min_hold is not None:
@@ -131,7 +139,7 @@ def _run(args, files: list[str], executor, sink) -> int:
         if isinstance(r, Skipped):
             skipped.append(r)
             continue
-        inputs.append(input_record(r, params))
+        inputs.append(json.dumps(input_record(r, params), separators=(",", ":")))  # ~0.4 kB a file
         writer.add(r)
     if not inputs:
         if sink is not None:
@@ -142,7 +150,7 @@ def _run(args, files: list[str], executor, sink) -> int:
         from nmt_monitor import __version__
 
         output = "parquet" if args.parquet else "csv" if args.csv else "json" if args.json else "table"
-        doc = provenance(inputs, params, argv=sys.argv, output=output,
+        doc = provenance([], params, argv=sys.argv, output=output,
                          tolerance_override_N=args.tolerance,
                          target_override_N=list(args.target) if args.target else None,
                          executor=executor.describe() if executor else local_executor(args.jobs, len(files)),
@@ -153,11 +161,10 @@ def _run(args, files: list[str], executor, sink) -> int:
     if args.provenance:
         try:
             with open(args.provenance, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, indent=2)
-                fh.write("\n")
+                fh.write(provenance_text(doc, inputs, indent=2) + "\n")
         except OSError as exc:
             raise UserError(f"--provenance {args.provenance}: cannot write ({exc.strerror or exc})") from None
-    writer.close(doc)
+    writer.close(None if doc is None else provenance_text(doc, inputs))
     return report_skipped(skipped, len(files), len(inputs), "analysed")
 
 
