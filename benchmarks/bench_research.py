@@ -8,7 +8,9 @@
    ``--jobs 1``, ``--jobs 2``, and ``--scheduler`` on a 2-worker ``dask.distributed.LocalCluster``
    (worker processes, one thread each, started here), over the first ``--also`` files and
    over all of them.
-3. Reports wall time, sessions per second, and the peak resident set (VmHWM) of each process:
+3. Reports wall time, sessions per second, CPU seconds (the command with its pool workers, or
+   the command and the Dask workers; on a shared machine CPU moves much less than wall time),
+   and the peak resident set (VmHWM) of each process:
    the command itself, and its workers (pool processes, or the Dask workers). Memory that stays
    the same from ``--also`` files to all of them is flat in the number of files.
 
@@ -41,6 +43,16 @@ def _mem_kb(pid: int) -> tuple[int, int] | None:
     except OSError:
         return None
     return None if hwm is None or rss is None else (hwm, rss)
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds a live process has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _is_python(pid: int) -> bool:
@@ -124,19 +136,24 @@ class PeakWatcher:
 def run(label: str, root: Path, argv: list[str], n: int, out: Path, extra_pids=()) -> dict:
     cmd = [sys.executable, "-m", "nmt_monitor", "analyze", *map(str, argv), "--parquet", str(out)]
     t = time.perf_counter()
+    extra_cpu0 = sum(_cpu_s(p) for p in extra_pids)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     watch = PeakWatcher(proc.pid, tuple(extra_pids))
-    _, err = proc.communicate()
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)  # the command's CPU, with the pool workers it waited for
+    proc.returncode = os.waitstatus_to_exitcode(status)
     dt = time.perf_counter() - t
+    cpu = usage.ru_utime + usage.ru_stime + sum(_cpu_s(p) for p in extra_pids) - extra_cpu0
     peaks = watch.stop()
     timeline = watch.rss_at()
     if proc.returncode != 0:
         raise SystemExit(f"{label}: exit {proc.returncode}: {err[-500:]}")
     main_mb = peaks.get(proc.pid, 0) / 1024
     workers = [kb / 1024 for pid, kb in peaks.items() if pid != proc.pid]
-    result = {"label": label, "files": n, "wall_s": dt, "per_s": n / dt, "main_mb": main_mb,
+    result = {"label": label, "files": n, "wall_s": dt, "per_s": n / dt, "cpu_s": cpu, "main_mb": main_mb,
               "worker_mb": max(workers) if workers else None, "workers": len(workers), "timeline": timeline}
-    print(f"{label:<30} {n:6d} files {dt:8.1f} s {n / dt:7.1f} sessions/s   command {main_mb:6.0f} MB   "
+    print(f"{label:<30} {n:6d} files {dt:8.1f} s {n / dt:7.1f} sessions/s  CPU {cpu:7.1f} s "
+          f"({1000 * cpu / n:5.1f} ms/session)  load {os.getloadavg()[0]:4.1f}   command {main_mb:6.0f} MB   "
           + (f"largest of {len(workers)} worker processes {max(workers):6.0f} MB" if workers else "no workers"),
           flush=True)
     print("    resident set (command, largest worker) at 1/4, 1/2, 3/4 and the end of the run: "
@@ -219,11 +236,12 @@ def main(argv=None) -> int:
             for df in frames[1:]:
                 pd.testing.assert_frame_equal(frames[0], df)
             print(f"  the three Parquet files hold the same {len(frames[0])} rows", flush=True)
-        print("\n| run | files | wall | sessions/s | command peak RSS | worker peak RSS |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        print("\n| run | files | wall | sessions/s | CPU per session | command peak RSS | worker peak RSS |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in results:
             w = f"{r['worker_mb']:.0f} MB" if r["worker_mb"] else "—"
-            print(f"| {r['label']} | {r['files']} | {r['wall_s']:.1f} s | {r['per_s']:.1f} | {r['main_mb']:.0f} MB | {w} |")
+            print(f"| {r['label']} | {r['files']} | {r['wall_s']:.1f} s | {r['per_s']:.1f} | "
+                  f"{1000 * r['cpu_s'] / r['files']:.1f} ms | {r['main_mb']:.0f} MB | {w} |")
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
