@@ -115,7 +115,7 @@ def main(argv=None) -> int:
             from nmt_monitor.loaders import load_recording
 
             rec = load_recording(str(path))
-            result = analyze_holds(rec.time_s, rec.force_n, tolerance_n=rec.tolerance_n)
+            result = analyze_holds(rec.time_s, rec.force_n, tolerance_n=rec.tolerance_n, live_updates=False)
             best = min(best, time.perf_counter() - w0)
         print(f"  load + analyze in-process: {best:.3f} s ({len(result.holds)} holds)")
         w0 = time.perf_counter()

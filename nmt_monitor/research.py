@@ -118,7 +118,8 @@ def analyze_file(path: str, params=None, tolerance_n: float | None = None, targe
     band = target_band_n if target_band_n is not None else rec.target_band_n
     try:
         a = analyze_holds(rec.time_s, rec.force_n, params, tol, band,
-                          changes=own_changes(rec, tolerance_n is None, target_band_n is None, own_hold))
+                          changes=own_changes(rec, tolerance_n is None, target_band_n is None, own_hold),
+                          live_updates=False)
     except ValueError as exc:
         raise UserError(f"{path}: {exc}") from None
     a.events = []  # not needed by callers; keeps the result small across processes

@@ -12,10 +12,12 @@ class BinBuffer:
     same with missing bins filled by the last value (what the filters see), ``s`` the 2 Hz
     smoothed force, ``f`` the 6 Hz alert force, ``valid`` whether the bin holds data (or is
     interpolated between samples of a slowly sampled sensor), ``z`` the zero in effect there
-    (written by the engine's state machine after the bin is appended).
+    (written by the engine's state machine after the bin is appended), ``tol``, ``blo``,
+    ``bhi`` the client's tolerance and target band in force when the bin was completed (NaN:
+    none).
     """
 
-    NAMES = ("j", "x", "xf", "s", "f", "valid", "z")
+    NAMES = ("j", "x", "xf", "s", "f", "valid", "z", "tol", "blo", "bhi")
 
     def __init__(self) -> None:
         self.base = 0
@@ -28,6 +30,9 @@ class BinBuffer:
         self.f = np.zeros(cap)
         self.valid = np.zeros(cap, dtype=bool)
         self.z = np.zeros(cap)
+        self.tol = np.zeros(cap)
+        self.blo = np.zeros(cap)
+        self.bhi = np.zeros(cap)
 
     @property
     def end(self) -> int:

@@ -2,14 +2,20 @@
 
 Pipeline (docs/metrics.md has the reasons):
 
-1. samples -> 20 ms bin means (``Binner``; any input rate, non-uniform time). Gaps up to
-   ``max_gap_s`` are bridged (filters see the last value; metrics skip those bins); a longer
-   gap ends a segment: the hold in progress ends, the filters restart, nothing is invented.
+1. samples -> 20 ms bin means (``Binner``; any input rate, time that may repeat but never goes
+   back). Empty bins within the data's own sampling interval (a 10 Hz gauge) are interpolated
+   and count as data (``SampleSpacing``); beyond it they are missing (filters see the last
+   value, metrics skip them); a gap over ``max_gap_s`` ends a segment: the hold in progress
+   ends, the filters restart, nothing is invented.
 2. two causal 2nd-order Butterworth low-passes with carried state: ``s`` (2 Hz) for hold
    decisions, ``f`` (6 Hz, ~40 ms delay) for tolerance and target band.
-3. an explicit state machine (IDLE / HOLD) evaluated vectorised over each chunk: Python
-   only runs per state change, per event and per chunk, never per sample.
-4. hold boundaries are refined on the buffered past (a centred 0.1 s moving average), using
+3. the zero, learnt from the signal while no hold is in progress (``ZeroTracker``: quiet,
+   flat stretches that could not be a hold), and written per bin, so tolerance and every
+   band are judged on net force.
+4. an explicit state machine (IDLE / HOLD) evaluated vectorised over blocks of bins: Python
+   only runs per state change, per event and per block, never per sample. Every band is
+   relative to the level, floored by the sensor's own noise (``HoldEngine._band``).
+5. hold boundaries are refined on the buffered past (a centred 0.1 s moving average), using
    only data up to the moment of decision, so live and offline give identical results.
 """
 
@@ -65,7 +71,7 @@ class _ExitTest(NamedTuple):
     positions: np.ndarray  # bin positions k..q-1
     anchor_n: np.ndarray  # the 2 Hz force exit_lookback earlier (not before the hold was seen)
     smooth_n: np.ndarray  # the 2 Hz force at the positions
-    excursion: np.ndarray  # inside an excursion (off the level before it by more than exit_pct)
+    excursion: np.ndarray  # for each bin, where the excursion it is in began (-1: not in one)
     excursion_state: tuple[int, float]  # (start, level before it) of one still open at q, or (-1, 0)
     confirmed: int  # index (relative to k) where a release/step/motion is confirmed, or -1
     change_start: int  # position where that change began, or -1
@@ -193,9 +199,14 @@ class HoldEngine:
         params: HoldParams | None = None,
         tolerance_n: float | None = None,
         target_band_n: tuple[float, float] | None = None,
+        *,
+        live_updates: bool = True,
     ) -> None:
         p = params or HoldParams()
         self.params = p
+        #: emit ``hold_progress`` events (a display needs them; a batch analysis does not, and
+        #: an hour of them costs as much as the rest of the analysis)
+        self.live_updates = live_updates
         self.tolerance_n = None if tolerance_n is None else float(tolerance_n)
         self.target_band_n = None if target_band_n is None else (float(target_band_n[0]), float(target_band_n[1]))
         fs = p.envelope_rate_hz
@@ -398,6 +409,11 @@ class HoldEngine:
         q = p + j.size
         self._buf.append(j, x, xf, s, f, valid)
         self._pos = q
+        nan = math.nan
+        band = self.target_band_n or (nan, nan)
+        self._buf.fill("tol", p, q, nan if self.tolerance_n is None else self.tolerance_n)
+        self._buf.fill("blo", p, q, band[0])
+        self._buf.fill("bhi", p, q, band[1])
         lv = np.flatnonzero(valid)
         if lv.size:
             self._last_valid_pos = p + int(lv[-1])
@@ -509,7 +525,6 @@ class HoldEngine:
         return c + 1
 
     def _start_hold(self, c: int) -> None:
-        p = self.params
         b = self.bins
         W = b.settle
         self._zero.break_run()
@@ -598,8 +613,8 @@ class HoldEngine:
 
     # ------------------------------------------------------------------ HOLD
     def _exit(self, h: _HoldState, k: int, q: int) -> _ExitTest:
-        """Excursion / motion test over [k, q) against the level ``exit_lookback`` earlier."""
-        p = self.params
+        """The tests that end a hold, over [k, q): excursion (release or step), motion, and the
+        force found quiet at the unloaded level; the first to be confirmed wins."""
         ks = np.arange(k, q)
         anc = np.maximum(ks - self.bins.exit_lookback, h.detected)
         A = self._buf.s[anc - self._buf.base]
@@ -618,19 +633,20 @@ class HoldEngine:
         ``max_correction_s``; a change to a new level once it has lasted ``step_confirm_s``;
         coming back within the band first makes it a correction.
 
-        Returns (inside-excursion mask, index of the confirmation or -1, the position where
-        that excursion began or -1, (start, level) of an excursion still open at the end)."""
+        Returns (for each bin, where the excursion it is in began, -1 outside one; the index of
+        the confirmation or -1; the position where that excursion began or -1; (start, level)
+        of an excursion still open at the end)."""
         p = self.params
         b = self.bins
         n = sk.size
-        mask = np.zeros(n, dtype=bool)
+        began = np.full(n, -1, dtype=np.int64)  # where the excursion a bin is in began
         start, anchor = h.exc_start, h.exc_anchor
         i = 0
         while i < n:
             if start < 0:
                 out = np.abs(sk[i:] - A[i:]) > self._band(A[i:] - h.zero, p.exit_pct)
                 if not out.any():
-                    return mask, -1, -1, (-1, 0.0)
+                    return began, -1, -1, (-1, 0.0)
                 i += int(np.argmax(out))
                 start, anchor = k + i, float(A[i])
             seg = sk[i:]
@@ -640,14 +656,14 @@ class HoldEngine:
             run = k + i + np.arange(stop) - start + 1
             released = (seg[:stop] - h.zero) < p.release_pct / 100.0 * (anchor - h.zero)
             hits = np.flatnonzero(((run >= b.correction) & released) | (run >= b.step_confirm))
-            mask[i : i + stop] = True
+            began[i : i + stop] = start
             if hits.size:
-                return mask, i + int(hits[0]), start, (-1, 0.0)
+                return began, i + int(hits[0]), start, (-1, 0.0)
             if not back.size:
                 break
             start = -1  # back within the band: a correction
             i += stop
-        return mask, -1, -1, (start, anchor)
+        return began, -1, -1, (start, anchor)
 
     def _unloaded(self, h: _HoldState, k: int, q: int) -> tuple[int, int]:
         """First index (relative to k) where the force has been quiet for ``rest_confirm_s``
@@ -724,7 +740,7 @@ class HoldEngine:
             # excursion, and not reached within the last exit_lookback_s alone (a step
             # ramped over 1-2 s passes the limit before its excursion is confirmed)
             recent = np.abs(sk - A) < self._band(A - z, p.drift_limit_pct)
-            cond = (ks >= h.ref_pos) & (np.abs(sk - h.ref) >= p.drift_limit_pct / 100.0 * abs(refn)) & ~exc & recent
+            cond = (ks >= h.ref_pos) & (np.abs(sk - h.ref) >= p.drift_limit_pct / 100.0 * abs(refn)) & (exc < 0) & recent
             dlf = np.maximum.accumulate(np.where(cond, h.drift_lastfalse, ks))
             drun = ks - dlf
             wh = np.flatnonzero(drun[:lim] >= b.drift_confirm) if lim > 0 else np.empty(0, dtype=np.int64)
@@ -741,22 +757,15 @@ class HoldEngine:
         # frozen where it began while it lasts)
         if e_i >= 0:
             lim = e_i  # nothing of the hold is reported at the bin where its end is known
-        if lim > 0:
-            inside = exc[:lim]
-            prev_open = h.exc_start >= 0
-            edges = np.flatnonzero(np.diff(np.concatenate(([prev_open], inside)).astype(np.int8)))
-            starts = np.where(inside, 0, -1)
-            if inside.any():
-                # the position each excursion began at, for every bin inside one
-                first = np.where(inside & ~np.concatenate(([prev_open], inside[:-1])), ks[:lim], -1)
-                if prev_open and inside[0]:
-                    first[0] = h.exc_start
-                starts = np.where(inside, np.maximum.accumulate(first), -1)
+        if lim > 0 and self.live_updates:
+            starts = exc[:lim]
+            # edges: where an excursion begins (or another begins as one ends) or ends
+            edges = np.flatnonzero(np.diff(np.concatenate(([h.exc_start], starts))))
             due = set(range(h.next_progress, k + lim, b.progress)) | {k + int(i) for i in edges}
             for pos in sorted(due):
                 self._progress_event(pos, int(starts[pos - k]))
-            while h.next_progress < k + lim:
-                h.next_progress += b.progress
+        while h.next_progress < k + lim:
+            h.next_progress += b.progress
         if e_i < 0:
             h.exc_start, h.exc_anchor = test.excursion_state
             if capping:
@@ -861,15 +870,17 @@ class HoldEngine:
             w0, w1 = max(start, c - b.one_second), c + 1
         if end < 0:
             end = max(start, e0 - b.tenth_second)
-        # the change itself begins where the force last turned towards it: walk back from e0
-        # while the force keeps moving that way (a plateau that wanders by 5-10 %, as real
-        # pulls do, can leave the edge band well before the release begins)
+        # the change begins where the force last turned towards it: walk back from e0 to the
+        # last extreme on the plateau's side before it (a plateau that wanders by 5-10 %, as
+        # real pulls do, can leave the edge band well before the release begins); a dip back
+        # by more than the edge band ends the walk
         j = e0 - anchor
         if 0 < j < xs.size and w1 > w0:
-            level, band = self._level_band(w0, w1, lo, e1 + 1)
+            level, _band = self._level_band(w0, w1, lo, e1 + 1)
+            tol = float(self._band(level - h.zero, self.params.edge_pct))
             y = (xs[: j + 1] - xs[j]) * math.copysign(1.0, level - xs[j])  # towards the plateau
             best = j
-            while j > 0 and y[j - 1] >= y[best] - float(self._band(level - h.zero, p_edge := self.params.edge_pct)):
+            while j > 0 and y[j - 1] >= y[best] - tol:
                 j -= 1
                 if y[j] > y[best]:
                     best = j
@@ -898,12 +909,27 @@ class HoldEngine:
                                                start_s=t_start, end_s=t_end))
             return
         self._prev_end = end
-        hold = hold_metrics(self._span(h, end, reason), self.params, self.tolerance_n, self.target_band_n)
+        hold = hold_metrics(self._span(h, end, reason), self.params, *self._limits(h.start, end + 1))
         self.holds.append(hold)
         self._zero.hold_ended(hold.level_end_N)
         self._landing_from_n = hold.level_end_N if math.isfinite(hold.level_end_N) else None
         self._landing_low_n = math.inf
         self._emit(emit_pos, HoldEnded(time_s=self._time(at_pos) if at_pos < self._pos else t_end, hold=hold))
+
+    def _limits(self, p0: int, p1: int):
+        """The tolerance and target band over bins [p0, p1): None where there was none
+        throughout, one value where it did not change, else per-bin arrays (a limit changed
+        during the hold applies from that moment on)."""
+
+        def per_bin(*names):
+            arrays = [self._buf.get(n, p0, p1) for n in names]
+            if all(np.isnan(a).all() for a in arrays):
+                return None
+            if all(np.all(a == a[0]) for a in arrays):
+                return float(arrays[0][0]) if len(arrays) == 1 else tuple(float(a[0]) for a in arrays)
+            return arrays[0] if len(arrays) == 1 else tuple(arrays)
+
+        return per_bin("tol"), per_bin("blo", "bhi")
 
     def _span(self, h: _HoldState, end: int, reason: str) -> HoldSpan:
         """The data the metrics of the hold [h.start, end] are computed from."""
@@ -969,16 +995,18 @@ def analyze_holds(
     tolerance_n: float | None = None,
     target_band_n: tuple[float, float] | None = None,
     changes=(),
+    live_updates: bool = True,
 ) -> HoldAnalysis:
     """Run the online engine over a whole recording and collect the results.
 
     ``changes``: (time_s, {"tolerance_n": ..., "target_band_n": ..., "target_hold_s": ...})
     pairs, applied as ``HoldEngine.configure`` before the first sample at or after time_s
-    (a session whose limits were changed while it was recorded)."""
+    (a session whose limits were changed while it was recorded). ``live_updates=False``
+    leaves out the ``hold_progress`` events (holds and everything else are the same)."""
     params = params or HoldParams()
     t = np.asarray(time_s, dtype=np.float64)
     f = np.asarray(force_n, dtype=np.float64)
-    eng = HoldEngine(params, tolerance_n, target_band_n)
+    eng = HoldEngine(params, tolerance_n, target_band_n, live_updates=live_updates)
     events: list[Event] = []
     i = 0
     for at_s, settings in sorted(changes, key=lambda c: c[0]):

@@ -44,8 +44,10 @@ def _mean(v: np.ndarray) -> float:
     return float(v.mean()) if v.size else float("nan")
 
 
-def hold_metrics(span: HoldSpan, params: HoldParams, tolerance_n: float | None = None,
-                 target_band_n: tuple[float, float] | None = None) -> Hold:
+def hold_metrics(span: HoldSpan, params: HoldParams, tolerance_n=None, target_band_n=None) -> Hold:
+    """The hold's metrics. ``tolerance_n`` and ``target_band_n`` are the client's limits: one
+    value for the whole hold, or one per bin (``tolerance_n`` an array, NaN = none;
+    ``target_band_n`` a (lo, hi) pair of arrays) when they were changed during it."""
     p = params
     dt = span.bin_s
     z = span.zero_n
@@ -75,7 +77,7 @@ def hold_metrics(span: HoldSpan, params: HoldParams, tolerance_n: float | None =
     f = span.f - z
     over_s = 0.0
     if tolerance_n is not None:
-        over_s = float(np.count_nonzero(f > tolerance_n)) * dt
+        over_s = float(np.count_nonzero(f > tolerance_n)) * dt  # NaN (no tolerance) is never over
     in_target_s = in_target_pct = None
     if target_band_n is not None:
         lo, hi = target_band_n
@@ -148,7 +150,7 @@ def ramp_metrics(approach: Approach, level_net: float, params: HoldParams):
     t10 = float(ts[i10])
     t90 = float(ts[i90])
     ramp_in = float(ts[start]) - t10
-    rate = 0.8 * delta / (t90 - t10) if t90 > t10 else float("nan")
+    rate = 0.8 * delta / (t90 - t10) if t90 > t10 else None
     post = xs[i90:]
     over = float(np.max((post - level) * math.copysign(1.0, delta))) if post.size else 0.0
     over = max(over, 0.0)

@@ -264,13 +264,12 @@ class _Settings:
 
 
 def score_hold(rubric: Rubric, index: int, hold, time_s: np.ndarray, force_n: np.ndarray, rate_hz: float,
-               band, window: tuple[float, float], tolerance_n, episodes: int, *, bands=None,
-               over_s: float | None = None) -> HoldGrade:
+               band, window: tuple[float, float], tolerance_n, episodes: int, *, bands=None) -> HoldGrade:
     """Score one hold (a ``nmt_monitor.dsp.Hold``) on the recording it came from.
 
     ``bands``: [(from_s, band)] when the target band changed during the hold (each bin is judged
-    against the band in force then); ``over_s``: its time over tolerance when the tolerance
-    changed during the hold (else the engine's ``time_over_tolerance_s``)."""
+    against the band in force then; the engine's ``time_over_tolerance_s`` already judges each
+    bin against the tolerance in force then)."""
     tb, fb = bin_means(time_s, force_n, hold.start_s, hold.end_s, rate_hz)
     net = fb - hold.zero_N
     scores: dict[str, float | None] = dict.fromkeys(SUBSKILLS)
@@ -328,8 +327,7 @@ def score_hold(rubric: Rubric, index: int, hold, time_s: np.ndarray, force_n: np
         c_over = float(upper_credit(max(0.0, hold.overshoot_pct or 0.0), r.max_overshoot_pct, r.near_miss_pct))
         scores["ramp"] = 0.5 * (c_time + c_over)
     # over tolerance
-    if over_s is None:
-        over_s = float(hold.time_over_tolerance_s or 0.0)
+    over_s = float(hold.time_over_tolerance_s or 0.0)
     under = None
     if tolerance_n is not None and hold.duration_s > 0:
         under = max(0.0, 1.0 - over_s / hold.duration_s)
@@ -349,10 +347,6 @@ def score_hold(rubric: Rubric, index: int, hold, time_s: np.ndarray, force_n: np
 
 def _overlaps(ep, hold) -> bool:
     return ep.start_s < hold.end_s and ep.end_s > hold.start_s
-
-
-def _overlap_s(ep, hold) -> float:
-    return max(0.0, min(ep.end_s, hold.end_s) - max(ep.start_s, hold.start_s))
 
 
 def _describe_change(row: dict) -> str:
@@ -385,7 +379,7 @@ def score_session(rubric: Rubric, recording, analysis=None) -> SessionGrade:
         changes = [(t, {k: v for k, v in c.items() if k not in drop})
                    for t, c in (getattr(recording, "changes", None) or [])]
         analysis = analyze_holds(recording.time_s, recording.force_n, params, tol, band,
-                                 changes=[c for c in changes if c[1]])
+                                 changes=[c for c in changes if c[1]], live_updates=False)
     window = hold_window(rubric, settings.at("target_hold_s", t0))
     rate = params.envelope_rate_hz
     t = np.asarray(recording.time_s, dtype=np.float64)
@@ -393,22 +387,20 @@ def score_session(rubric: Rubric, recording, analysis=None) -> SessionGrade:
     holds = []
     for i, h in enumerate(analysis.holds, start=1):
         eps = [ep for ep in analysis.over_tolerance if _overlaps(ep, h)]
-        # the settings in force: the band bin by bin, the tolerance per episode, the target hold
-        # time as the hold ended (what the live hold timer counted to)
+        # the settings in force: the band bin by bin, the tolerance bin by bin (the engine's
+        # time over tolerance already judges each bin against the tolerance then in force), the
+        # target hold time as the hold ended (what the live hold timer counted to)
         band_times = settings.times(("target_band_N", "tolerance_N"), h.start_s, h.end_s)
         bands = None
         if band_times:
             bands = [(-math.inf, settings.band(rubric, h.start_s)[0])] + \
                     [(bt, settings.band(rubric, bt)[0]) for bt in band_times]
-        over_s = None
-        if settings.times(("tolerance_N",), h.start_s, h.end_s):
-            over_s = float(sum(_overlap_s(ep, h) for ep in eps))
         h_tol = settings.at("tolerance_N", h.start_s)
-        if h_tol is None and over_s is None:
+        if h_tol is None:
             h_tol = settings.at("tolerance_N", h.end_s)
         holds.append(score_hold(rubric, i, h, t, f, rate, settings.band(rubric, h.start_s)[0],
                                 hold_window(rubric, settings.at("target_hold_s", h.end_s)), h_tol, len(eps),
-                                bands=bands, over_s=over_s))
+                                bands=bands))
     outside = [ep for ep in analysis.over_tolerance if not any(_overlaps(ep, h) for h in analysis.holds)]
     outside_s = float(sum(ep.duration_s for ep in outside))
     outside_pen, outside_fail = _penalty(rubric, outside_s, len(outside)) if outside else (0.0, False)

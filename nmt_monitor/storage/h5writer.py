@@ -194,7 +194,8 @@ class SessionBuilder:
                 try:
                     params = HoldParams(target_hold_s=session.get("target_hold_s"))
                     band = session.get("target_band_N")
-                    self.engine = HoldEngine(params, session.get("tolerance_N"), tuple(band) if band else None)
+                    self.engine = HoldEngine(params, session.get("tolerance_N"), tuple(band) if band else None,
+                                             live_updates=False)
                     self.params = params
                     self.engine_note = "ok"
                 except Exception as exc:  # noqa: BLE001 - a broken engine must not lose the recording
@@ -482,15 +483,16 @@ class SessionBuilder:
         )
 
         # Derived: holds and over-tolerance episodes, and what produced them.
-        holds, over = [], []
+        holds, over, zeros = [], [], []
         if self.engine is not None:
             try:
                 self._feed_engine(np.empty(0), np.empty(0))  # changes after the last sample
                 self.engine.finish()
                 holds, over = list(self.engine.holds), list(self.engine.over_tolerance)
+                zeros = list(self.engine.zero_track)
             except Exception as exc:  # noqa: BLE001
                 self.engine_note = f"hold engine failed ({type(exc).__name__}: {exc})"
-                holds, over = [], []
+                holds, over, zeros = [], [], []
         pe = f.require_group(L.ENGINE)
         pe.attrs["description"] = "the hold engine (nmt_monitor.dsp) that produced intervals/holds and intervals/over_tolerance"
         pe.attrs["engine"] = "nmt_monitor.dsp.HoldEngine"
@@ -519,6 +521,16 @@ class SessionBuilder:
         )
         for name in ("holds", "over_tolerance"):
             f["intervals"][name].attrs["produced_by"] = f"/{L.ENGINE}"
+        write_table(
+            pe, "zero_track",
+            {
+                "time": (np.asarray([z[0] for z in zeros], dtype=np.float64), "seconds since session_start_time"),
+                "zero_N": (np.asarray([z[1] for z in zeros], dtype=np.float64),
+                           "what the unloaded sensor read, N (forces in the holds are net of it)"),
+            },
+            "The zero the hold engine learnt from the signal (docs/metrics.md, Zero): where it was "
+            "learnt or moved, and once a second during a rest.",
+        )
 
 
 def _hold_columns(holds: list) -> dict:

@@ -193,3 +193,15 @@ def test_holds_ended_at_max_hold_s_in_any_chunking(seed, rate, kind, sizes):
     assert events == offline.events
     assert eng.holds == offline.holds
     assert eng.over_tolerance == offline.over_tolerance
+
+
+def test_a_random_walk_gives_the_same_events_in_any_chunking():
+    # no holds by design: excursions begin back to back, holds start and end anywhere, the
+    # zero is never quiet; live figures frozen at a suspected end must not depend on chunking
+    rng = np.random.default_rng(0)
+    t = np.arange(0, 300, 0.01)
+    f = np.cumsum(rng.normal(0, 0.5, t.size))
+    offline = analyze_holds(t, f, tolerance_n=50.0, target_band_n=(10.0, 40.0))
+    for sizes in ([37], [7, 500]):
+        events, eng = run_chunked(t, f, sizes, tolerance_n=50.0, target_band_n=(10.0, 40.0))
+        assert events == offline.events

@@ -183,3 +183,17 @@ def test_a_tolerance_changed_mid_session_applies_from_then_on():
     assert len(eng.over_tolerance) == 1 and eng.over_tolerance[0].start_s > change_at
     offline = analyze_holds(t, r, tolerance_n=60.0, changes=[(change_at, {"tolerance_n": 35.0})])
     assert offline.events == events and offline.over_tolerance == eng.over_tolerance
+
+
+def test_limits_changed_during_a_hold_apply_bin_by_bin():
+    # the tolerance and band change 10 s into a 20 s hold at 40 N: the hold is over the new
+    # tolerance, and out of the new band, only from then on
+    tr = Trace(12).rest(3).hold(20, level=40).rest(3)
+    t, r = tr.measure()
+    at = tr.holds[0]["start_s"] + 10.0
+    a = analyze_holds(t, r, tolerance_n=60.0, target_band_n=(30.0, 50.0),
+                      changes=[(at, {"tolerance_n": 35.0, "target_band_n": (45.0, 55.0)})])
+    (h,) = a.holds
+    assert h.time_over_tolerance_s == pytest.approx(h.end_s - at, abs=0.3)
+    assert h.time_in_target_s == pytest.approx(at - h.start_s, abs=0.3)
+    assert "over_tolerance" in h.flags
