@@ -26,7 +26,7 @@ COMMANDS: dict[str, str] = {
     "analyze": "find holds, drift and over-tolerance in recordings (.h5 sessions, .csv)",
     "calibrate": "calibrate a sensor with known loads and write its calibration record",
     "recover": "rebuild sessions that did not finish (crash, kill, power cut) from their journals",
-    "export": "export a recorded session's samples as CSV (time_s,force_N)",
+    "export": "export a recorded session as CSV, NWB or into a BIDS dataset",
     "grade": "score holds per hold, session and student against a rubric; HTML report and gradebook",
     "config": "print the settings in force and where each came from (the user config file)",
     "ports": "list serial ports (and how to reach the built-in simulator)",
@@ -79,7 +79,9 @@ examples:
 examples:
   nmt-monitor analyze force.csv --tolerance 60N
   nmt-monitor analyze session.h5 --json
-  nmt-monitor analyze recordings/ --csv --provenance provenance.json > holds.csv""",
+  nmt-monitor analyze recordings/ --csv --provenance provenance.json > holds.csv
+  nmt-monitor analyze recordings/ --parquet holds.parquet
+  nmt-monitor analyze /shared/study/ --parquet holds.parquet --scheduler tcp://10.0.0.5:8786""",
     "calibrate": """\
 examples:
   nmt-monitor calibrate --port /dev/ttyUSB0                     asks for each load
@@ -92,7 +94,10 @@ examples:
     "export": """\
 examples:
   nmt-monitor export session.h5 --csv session.csv
-  nmt-monitor export session.h5 --csv - | head""",
+  nmt-monitor export session.h5 --csv - | head
+  nmt-monitor export session.h5 --csv force.csv --events events.csv
+  nmt-monitor export session.h5 --nwb session.nwb --subject C07 --age P42Y
+  nmt-monitor export session.h5 --bids study/ --subject 07 --session pre --task nmt""",
     "grade": """\
 examples:
   nmt-monitor grade recordings/

@@ -7,6 +7,7 @@ import csv
 import json
 import math
 import sys
+from pathlib import Path
 
 from nmt_monitor.commands.argtypes import force_band_n, force_n, positive_number, worker_count
 from nmt_monitor.commands.batch import BATCH_EXIT_CODES, BatchHelpFormatter, report_skipped
@@ -49,11 +50,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true", help="one JSON object per file (a list when several)")
     fmt.add_argument("--csv", action="store_true",
                      help="one tidy CSV row per hold, the session's metadata and the software version as columns")
+    fmt.add_argument("--parquet", metavar="OUT.parquet",
+                     help="the same tidy rows as a Parquet file (categories, UTC timestamps), the provenance in "
+                          "its metadata; for tables too big for CSV (needs the research extra)")
     parser.add_argument("--provenance", metavar="FILE.json",
                         help="also write what produced the output: versions, every engine parameter, "
                              "the inputs (size, SHA-256, holds found)")
     parser.add_argument("--jobs", "-j", type=worker_count, metavar="N",
                         help="worker processes (default: one per CPU; 1: no workers)")
+    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                        help="run the per-file analysis on this Dask cluster instead (its workers read the files: "
+                             "paths must be valid on them; needs the research extra); same rows as a local run")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: when stderr is a terminal)")
     parser.set_defaults(run=run)
@@ -61,23 +68,57 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nmt_monitor.research import check_inputs
+
+    if args.scheduler and args.jobs is not None:
+        raise UserError("--jobs and --scheduler do not go together (the cluster has its own workers)")
+    sink = None
+    if args.parquet:
+        sink = _parquet_sink(args.parquet)  # the extra and the output path, before any work
+    executor = None
+    try:
+        if args.scheduler:
+            from nmt_monitor.research import DaskExecutor
+
+            executor = DaskExecutor(args.scheduler)
+            files = executor.expand(args.paths)  # on a worker: the files are read there
+        else:
+            files = check_inputs(args.paths)  # fail in a blink on a missing file or an unknown type
+        return _run(args, files, executor, sink)
+    except BaseException:
+        if sink is not None:
+            sink.discard()
+        raise
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+def _parquet_sink(path: str):
     import os
 
-    from nmt_monitor.loaders import LOADERS, expand_paths
+    from nmt_monitor.research import ParquetSink
+    from nmt_monitor.storage.export import is_hdf5_file
+    from nmt_monitor.storage.paths import check_output_file
 
-    files = expand_paths(args.paths)
-    for f in files:  # fail in a blink on a missing file or an unknown type, before any work
-        suffix = os.path.splitext(f)[1].lower()
-        if not os.path.exists(f):
-            raise UserError(f"{f}: no such file")
-        if suffix not in LOADERS:
-            raise UserError(f"{f}: unknown file type {suffix or '(none)'!r} (known: {', '.join(sorted(LOADERS))})")
-        if os.path.isdir(f):
-            raise UserError(f"{f}: is a directory, not a recording")
+    if os.path.exists(path) and is_hdf5_file(path):
+        raise UserError(f"--parquet {path} is an HDF5 file (a recording?): never overwritten")
+    check_output_file(Path(path), "--parquet")
+    return ParquetSink(path)
 
-    from nmt_monitor.dsp import HoldParams
+
+def _run(args, files: list[str], executor, sink) -> int:
     from nmt_monitor.console import Progress
-    from nmt_monitor.research import Skipped, _AnalyzeJob, map_files, provenance, rows_for
+    from nmt_monitor.dsp import HoldParams
+    from nmt_monitor.research import (
+        Skipped,
+        _AnalyzeJob,
+        imap_files,
+        input_record,
+        local_executor,
+        provenance,
+        provenance_text,
+    )
 
     changes = {}
     if args.min_hold is not None:
@@ -88,51 +129,92 @@ def run(args: argparse.Namespace) -> int:
         changes["target_hold_s"] = args.hold_time
     params = HoldParams(**changes)
     # A session file carries its own tolerance and target band; the options override them.
-    job = _AnalyzeJob(params, args.tolerance, args.target, hash_file=bool(args.provenance))
+    job = _AnalyzeJob(params, args.tolerance, args.target, hash_file=bool(args.provenance or args.parquet))
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     bar = Progress(len(files), "analyze ") if show and len(files) > 1 else None
-    results = map_files(job, files, jobs=args.jobs, progress=bar, skip_errors=True)
-    skipped = [r for r in results if isinstance(r, Skipped)]
-    results = [r for r in results if not isinstance(r, Skipped)]
-    if not results:
+    # Results are written as they come, in input order: memory stays flat however many files.
+    writer = _Writer(args, sys.stdout, len(files), sink)
+    skipped, inputs = [], []
+    for r in imap_files(job, files, jobs=args.jobs, progress=bar, skip_errors=True, executor=executor):
+        if isinstance(r, Skipped):
+            skipped.append(r)
+            continue
+        inputs.append(json.dumps(input_record(r, params), separators=(",", ":")))  # ~0.4 kB a file
+        writer.add(r)
+    if not inputs:
+        if sink is not None:
+            sink.discard()
         return report_skipped(skipped, len(files), 0, "analysed")
-    if args.provenance:
+    doc = None
+    if args.provenance or sink is not None:
         from nmt_monitor import __version__
 
-        doc = provenance(results, params, argv=sys.argv, output="csv" if args.csv else "json" if args.json else "table",
+        output = "parquet" if args.parquet else "csv" if args.csv else "json" if args.json else "table"
+        doc = provenance([], params, argv=sys.argv, output=output,
                          tolerance_override_N=args.tolerance,
                          target_override_N=list(args.target) if args.target else None,
+                         executor=executor.describe() if executor else local_executor(args.jobs, len(files)),
                          skipped=[{"source": x.source, "error": x.message} for x in skipped])
         doc["note"] = (f"nmt-monitor {__version__} analyze: engine parameters per input are the defaults "
                        "changed by the options above; tolerance and target band come from each session "
                        "file unless overridden")
+    if args.provenance:
         try:
             with open(args.provenance, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, indent=2)
-                fh.write("\n")
+                fh.write(provenance_text(doc, inputs, indent=2) + "\n")
         except OSError as exc:
             raise UserError(f"--provenance {args.provenance}: cannot write ({exc.strerror or exc})") from None
-    out = sys.stdout
-    if args.json:
-        objs = [r.analysis.to_dict(source=r.source) for r in results]
-        json.dump(objs[0] if len(files) == 1 else objs, out, indent=2)
-        out.write("\n")
-    elif args.csv:
-        fields = _csv_fields()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(fields)
-        for r in results:
+    writer.close(None if doc is None else provenance_text(doc, inputs))
+    return report_skipped(skipped, len(files), len(inputs), "analysed")
+
+
+class _Writer:
+    """Writes each file's result as it comes, in the chosen format."""
+
+    def __init__(self, args, out, n_files: int, sink) -> None:
+        self.args, self.out, self.n_files, self.sink = args, out, n_files, sink
+        self.n = 0
+        self.held = []  # results for the rich tables (a terminal: drawn at the end)
+        self.csv = None  # the header goes out with the first usable file (none: no output at all)
+
+    def add(self, r) -> None:
+        from nmt_monitor.research import rows_for
+
+        args, out = self.args, self.out
+        if self.sink is not None:
+            self.sink.add(rows_for(r))
+        elif args.json:
+            text = json.dumps(r.analysis.to_dict(source=r.source), indent=2)
+            if self.n_files == 1:
+                out.write(text)
+            else:
+                out.write(("[\n" if self.n == 0 else ",\n") + "\n".join("  " + ln for ln in text.splitlines()))
+        elif args.csv:
+            fields = _csv_fields()
+            if self.csv is None:
+                self.csv = csv.writer(out, lineterminator="\n")
+                self.csv.writerow(fields)
             for row in rows_for(r):
-                writer.writerow([_cell(row.get(k)) for k in fields])
-    elif is_terminal(out):
-        _print_rich_tables(results, out)
-    else:
-        for n, r in enumerate(results):
-            if n:
+                self.csv.writerow([_cell(row.get(k)) for k in fields])
+        elif is_terminal(out):
+            self.held.append(r)
+        else:
+            if self.n:
                 out.write("\n")
             out.write(_table(r))
-    out.flush()
-    return report_skipped(skipped, len(files), len(results), "analysed")
+        self.n += 1
+
+    def close(self, doc) -> None:
+        args, out = self.args, self.out
+        if self.sink is not None:
+            self.sink.close(doc)
+            print(f"nmt-monitor: wrote {self.sink.n_rows} holds from {self.n} files to {args.parquet}",
+                  file=sys.stderr)
+        elif args.json:
+            out.write("\n" if self.n_files == 1 else "\n]\n")
+        elif self.held:
+            _print_rich_tables(self.held, out)
+        out.flush()
 
 
 def _cell(value) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from nmt_monitor.commands.record import add_session_arguments, session_metadata
 from nmt_monitor.commands.stream import add_connection_arguments, make_reader
 from nmt_monitor.errors import UserError
+from nmt_monitor.lsl import add_lsl_argument
 
 HELP = "the live monitor: force, target band, hold timer, alerts, recording"
 #: the example programs that ship with nmt-monitor (nmt_monitor/programs/*.toml; a test keeps this list right)
@@ -40,6 +41,7 @@ def add_parser(subparsers) -> None:
                         help="guide a training program: blocks of holds with their site, target band (N or %% of "
                         "--tolerance), hold time, rest and feedback mode; the trials are stored in the recording. "
                         "A shipped example by name: " + ", ".join(SHIPPED_PROGRAMS))
+    add_lsl_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -78,6 +80,11 @@ def run(args) -> int:
 
     check_display_args(args)
     metadata = session_metadata(args)
+    lsl = None
+    if args.lsl:  # the force, the engine's events and the markers also go to LSL (one line if pylsl is missing)
+        from nmt_monitor.lsl import LslPublisher
+
+        lsl = LslPublisher(args.lsl, site=metadata.site)
     if args.port.startswith("sim://") and metadata.tolerance_N is None and metadata.target_band_N is None:
         tol, band = simulator_targets(args.port)
         metadata = replace(metadata, tolerance_N=tol, target_band_N=None if band is None else tuple(band))
@@ -97,6 +104,8 @@ def run(args) -> int:
         preflight(args.out)
     reader = make_reader(args)
     reader.start()  # a port that cannot be opened is a one-line error, before the screen
+    if lsl is not None:
+        lsl.open(reader.info)  # the sensor's rate and serial number in the stream's description
     warnings: list[str] = []
 
     def on_warning(message: str) -> None:  # the recorder's disk problems: on screen now, and at exit
@@ -109,6 +118,7 @@ def run(args) -> int:
         record=args.record, recovery_dir=args.out, fps=args.fps, window_s=args.window, unit=args.units,
         feedback=args.feedback, bell=not args.no_bell, program=program, scorer=LiveScorer(),
     )
+    app.model.lsl = lsl
     # A lost terminal (SIGHUP): a plain handler, so it runs even if the UI is stuck writing
     # to the dead terminal; it saves the session on a thread and exits.
     previous = signal.signal(signal.SIGHUP, lambda signum, frame: app.hangup())

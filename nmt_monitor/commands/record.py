@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nmt_monitor.commands.stream import add_connection_arguments, make_reader
 from nmt_monitor.errors import UserError
+from nmt_monitor.lsl import add_lsl_argument, tap_reader
 from nmt_monitor.units import UnitError, parse_force_n, parse_force_range_n
 
 HELP = "record a session to an HDF5 file, without the screen"
@@ -30,6 +31,7 @@ def add_parser(subparsers) -> None:
                         "an existing file is never overwritten")
     parser.add_argument("--no-analysis", action="store_true",
                         help="do not run the hold engine when finishing (holds tables left empty)")
+    add_lsl_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -99,7 +101,7 @@ def run(args) -> int:
     if args.seconds is not None and not args.seconds > 0:
         raise UserError("--seconds must be positive")
     metadata = session_metadata(args)
-    reader = make_reader(args)
+    reader = tap_reader(make_reader(args), args)  # --lsl: the blocks also go to LSL
     # The directory is checked (writable, space for the session) before anything starts.
     recorder = Recorder(args.out, metadata, expected_seconds=args.seconds or 3600.0,
                         rate_hz=args.rate or 1000, on_warning=_warn)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from nmt_monitor.commands.argtypes import RenamedOption
 from nmt_monitor.config import DEFAULT_MAX_AGE_DAYS
 from nmt_monitor.errors import EXIT_FAILURE, UserError
+from nmt_monitor.lsl import add_lsl_argument, tap_reader
 
 if TYPE_CHECKING:  # imported when the command runs, so that --help starts at once
     from nmt_monitor.acquisition import LinkEvent, SampleBlock, SensorReader
@@ -58,6 +59,7 @@ def add_parser(subparsers) -> None:
                         help="csv: header time_s,force_N then one sample per line; jsonl: one JSON object "
                         "per sample, with seq, device time and saturation, and one per link event")
     parser.add_argument("--stats", action="store_true", help="print link statistics to stderr every second and at the end")
+    add_lsl_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -107,7 +109,7 @@ def run(args) -> int:
 
     if args.seconds is not None and args.seconds <= 0:
         raise UserError("--seconds must be positive")
-    reader = make_reader(args)
+    reader = tap_reader(make_reader(args), args)  # --lsl: the blocks also go to LSL
     out = sys.stdout
     state = {"t0": None, "out_ok": True}
 

@@ -214,6 +214,7 @@ class SessionModel:
         self._sink_lock = threading.Lock()
         self._out_items: list = []  # for the sinks: what came in, and what the engine said
         self._out_events: list = []
+        self.lsl = None  # live --lsl: an nmt_monitor.lsl.LslPublisher fed the blocks, events and markers
         self._reset_analysis()
 
     # ---- sinks: the one place anything else gets the data --------------------------------
@@ -322,6 +323,8 @@ class SessionModel:
             return
         if self.recorder is not None:
             self.recorder.add(block)  # every sample, as it came (the recorder orders time itself)
+        if self.lsl is not None:  # every sample, stamped with the sensor's time
+            self.lsl.push_block(block)
         if self.time_origin is None:
             self.time_origin = float(block.host_time_s[0])
         t = block.host_time_s - self.time_origin
@@ -387,6 +390,8 @@ class SessionModel:
         if events and self.sinks:
             self._out_events.extend(events)
         runner = self.runner
+        if self.lsl is not None:  # the engine's events as they arrive (times since time_origin)
+            self.lsl.push_events(events, self.time_origin)
         for ev in events:
             if runner is not None and runner.started and ev.kind.startswith("hold_"):
                 self._program_actions(runner.on_event(ev, self._last_t))
@@ -608,8 +613,10 @@ class SessionModel:
         return new
 
     def mark(self, kind: str, text: str = "") -> bool:
-        """A marker in the recording (False when not recording)."""
+        """A marker in the recording (False when not recording); with --lsl also on the markers stream."""
         with self._lock:
+            if self.lsl is not None:
+                self.lsl.marker(kind, text)
             if self.recorder is None:
                 return False
             self.recorder.mark(kind, text)
