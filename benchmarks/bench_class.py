@@ -59,7 +59,7 @@ def child(args) -> None:
     for i, url in enumerate(urls):
         meta = SessionMetadata(therapist=f"Student {i + 1}", tolerance_N=60.0, target_band_N=(30.0, 45.0),
                                target_hold_s=15.0)
-        stations.append(Station(ConnectingReaderSource(lambda u=url: SensorReader(u)), meta, name=f"Student {i + 1}",
+        stations.append(Station(ConnectingReaderSource(lambda u=url: SensorReader(u, low_latency=True)), meta, name=f"Student {i + 1}",
                                 recorder_factory=recorder_factory(Path(args.out) / f"s{i + 1}"), scorer=scorer))
     probe = LatencyProbe()
     app = ClassApp(stations, record=True, probe=probe, bell=False)

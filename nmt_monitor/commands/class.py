@@ -122,7 +122,7 @@ def build_stations(specs, args, *, recorder_warning=None):
         def make_reader(spec=spec):
             return SensorReader(spec.port, protocol=spec.protocol, rate_hz=args.rate,
                                 calibration_dir=args.calibration_dir,
-                                max_calibration_age_days=args.max_calibration_age)
+                                max_calibration_age_days=args.max_calibration_age, low_latency=True)
 
         out = Path(args.out) / _folder(spec.student)
         station = Station(ConnectingReaderSource(make_reader), spec.metadata(), name=spec.student,

@@ -52,11 +52,13 @@ def test_1khz_over_a_pty_every_sample_arrives_in_order_and_matches_the_truth(sta
 
 
 @pytest.mark.slow
-def test_unplug_mid_stream_reconnects_by_itself_and_records_the_gap(start_sim):
+@pytest.mark.parametrize("low_latency", [False, True], ids=["20ms-slices", "as-bytes-arrive"])
+def test_unplug_mid_stream_reconnects_by_itself_and_records_the_gap(start_sim, low_latency):
     """Judged from the data, not the clock: the time it takes is a benchmark figure
-    (benchmarks/bench_link.py), which a loaded machine would make flaky here."""
+    (benchmarks/bench_link.py), which a loaded machine would make flaky here. Both ways of
+    reading (headless commands read 20 ms slices, screens take bytes as they arrive)."""
     sim = start_sim("--pty", "--rate", "500", "--scenario", "steady", "--unplug-at", "1.5", "--unplug-for", "1.0")
-    with SensorReader(sim.url) as reader:
+    with SensorReader(sim.url, low_latency=low_latency) as reader:
         def done(blocks, events):
             return any(e.kind == "reconnected" for e in events) and n_samples([b for b in blocks if b.segment > 0]) >= 500
         blocks, events = collect(reader, done, deadline_s=60)  # a safety net, not a judgement
@@ -80,13 +82,14 @@ def test_unplug_mid_stream_reconnects_by_itself_and_records_the_gap(start_sim):
 
 
 @pytest.mark.slow
-def test_tcp_link_with_dropped_and_corrupted_frames(start_sim):
+@pytest.mark.parametrize("low_latency", [False, True], ids=["20ms-slices", "as-bytes-arrive"])
+def test_tcp_link_with_dropped_and_corrupted_frames(start_sim, low_latency):
     """socket:// at 1 kHz with 5 % of frames dropped and 5 % corrupted: losses are counted as
     gaps, corrupt frames are rejected, and every sample that arrives is the true one."""
     sim = start_sim("--tcp", "0", "--rate", "1000", "--scenario", "steady", "--seed", "4",
                     "--drop-frames", "0.05", "--corrupt", "0.05")
     assert sim.url.startswith("socket://127.0.0.1:")
-    with SensorReader(sim.url) as reader:
+    with SensorReader(sim.url, low_latency=low_latency) as reader:
         blocks, events = collect(reader, lambda b, e: n_samples(b) >= 4000, deadline_s=20)
         stats = reader.stats()
     data = concat_blocks(blocks)
