@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 
@@ -142,7 +141,7 @@ def _folder(student: str) -> str:
 
 
 def run(args) -> int:
-    from nmt_monitor.commands.live import check_display_args, require_terminal
+    from nmt_monitor.commands.live import check_display_args, require_terminal, run_app
 
     args.tip_area_cm2 = None
     check_display_args(args)
@@ -160,19 +159,7 @@ def run(args) -> int:
 
     app = ClassApp(stations, record=args.record, fps=args.fps, window_s=args.window, unit=args.units,
                    bell=not args.no_bell)
-    previous = signal.signal(signal.SIGHUP, lambda signum, frame: app.hangup())
-    previous_term = signal.signal(signal.SIGTERM, lambda signum, frame: app.hangup("SIGTERM", 3.0, 143))
-    try:
-        app.run()
-    finally:
-        # Whatever ended the app (an error, a signal), every session is finished.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        app.finalize()
-        signal.signal(signal.SIGHUP, previous)
-        signal.signal(signal.SIGTERM, previous_term)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    for path in app.saved:
-        print(f"nmt-monitor: saved {path}", file=sys.stderr)
+    run_app(app)
     for station in stations:
         for message in station.errors:
             print(f"nmt-monitor: warning: {station.name}: {message}", file=sys.stderr)

@@ -119,14 +119,22 @@ def run(args) -> int:
         feedback=args.feedback, bell=not args.no_bell, program=program, scorer=LiveScorer(),
     )
     app.model.lsl = lsl
+    run_app(app)
+    for message in app.errors + warnings:
+        print(f"nmt-monitor: warning: {message}", file=sys.stderr)
+    return int(app.return_code or 0)
+
+
+def run_app(app) -> None:
+    """Run a monitor app (live or class) until it ends, then finish every session it has,
+    whatever ended it (a key, an error, a signal), and name the files saved."""
     # A lost terminal (SIGHUP): a plain handler, so it runs even if the UI is stuck writing
-    # to the dead terminal; it saves the session on a thread and exits.
+    # to the dead terminal; it saves the sessions on a thread and exits.
     previous = signal.signal(signal.SIGHUP, lambda signum, frame: app.hangup())
     previous_term = signal.signal(signal.SIGTERM, lambda signum, frame: app.hangup("SIGTERM", 3.0, 143))
     try:
         app.run()
     finally:
-        # Whatever ended the app (an error, a signal), the session is finished.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         app.finalize()
         signal.signal(signal.SIGHUP, previous)
@@ -134,6 +142,3 @@ def run(args) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     for path in app.saved:
         print(f"nmt-monitor: saved {path}", file=sys.stderr)
-    for message in app.errors + warnings:
-        print(f"nmt-monitor: warning: {message}", file=sys.stderr)
-    return int(app.return_code or 0)
