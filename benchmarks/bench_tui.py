@@ -35,9 +35,30 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def child(args) -> None:
+def run_measured(app, args, start_window, end_window) -> None:
+    """Run the app; the measured window opens after ``args.warmup`` s and closes (and quits)
+    ``args.seconds`` later. NMT_BENCH_PROFILE=FILE: a cProfile of the run, by own time."""
+    app.call_later(lambda: app.set_timer(args.warmup, start_window))
+    app.call_later(lambda: app.set_timer(args.warmup + args.seconds, end_window))
+    if os.environ.get("NMT_BENCH_PROFILE"):
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.runcall(app.run)
+        pstats.Stats(prof).sort_stats("tottime").dump_stats(os.environ["NMT_BENCH_PROFILE"])
+    else:
+        app.run()
+
+
+def pct(values, q) -> float:
+    """The q-th percentile of seconds, in ms (NaN for none)."""
     import numpy as np
 
+    return float(np.percentile(np.asarray(values) * 1000.0, q)) if values else float("nan")
+
+
+def child(args) -> None:
     from nmt_monitor.acquisition import SensorReader
     from nmt_monitor.storage import SessionMetadata
     from nmt_monitor.tui import LatencyProbe, MonitorApp, ReaderSource
@@ -78,22 +99,9 @@ def child(args) -> None:
         marks["rate_hz"], marks["frames_lost"] = reader.stats().rate_hz, reader.stats().frames_lost
         app.action_quit()
 
-    app.call_later(lambda: app.set_timer(args.warmup, start_window))
-    app.call_later(lambda: app.set_timer(args.warmup + args.seconds, end_window))
-    if os.environ.get("NMT_BENCH_PROFILE"):
-        import cProfile
-        import pstats
-
-        prof = cProfile.Profile()
-        prof.runcall(app.run)
-        pstats.Stats(prof).sort_stats("tottime").dump_stats(os.environ["NMT_BENCH_PROFILE"])
-    else:
-        app.run()
+    run_measured(app, args, start_window, end_window)
     wall = marks["wall1"] - marks["wall0"]
     frames = [f for f in probe.frames if f <= marks["wall1"]]
-
-    def pct(values, q):
-        return float(np.percentile(np.asarray(values) * 1000.0, q)) if values else float("nan")
 
     out = {
         "seconds": wall,
