@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nmt_monitor.errors import UserError
+from nmt_monitor.program import ProgramError, read_user_file, resolve_program, text_problem
 from nmt_monitor.units import UnitError, parse_force_n, parse_force_range_n
 
 #: Fields of a station (and of ``[defaults]``, bar port and student).
@@ -34,6 +35,8 @@ PROTOCOLS = ("auto", "nmt", "gauge")
 #: The simulator's scenarios the demo cycles through (each station a different seed).
 DEMO_SCENARIOS = ("demo", "drifting", "steady", "alternating", "over_tolerance", "mixed", "pokes", "gliding")
 MAX_STATIONS = 32
+#: Longest text of a station (a port, a student's name ...): a tile's border, a folder's name.
+MAX_NAME_CHARS = 200
 
 
 class ClassFileError(UserError):
@@ -71,6 +74,9 @@ def parse_station_option(text: str) -> StationSpec:
     if not sep or not port.strip() or not name.strip():
         raise ClassFileError(f"--station {text!r}: give PORT=NAME, e.g. /dev/ttyUSB0=Ana "
                              "or 'sim://?scenario=steady&seed=2=Ben'")
+    problem = text_problem(text, 2 * MAX_NAME_CHARS)
+    if problem:
+        raise ClassFileError(f"--station {text!r}: {problem}")
     return StationSpec(port=port.strip(), student=name.strip())
 
 
@@ -103,6 +109,9 @@ class _Fields:
         v = self.table.get(key, default)
         if v is not None and not isinstance(v, str):
             raise self.fail(key, f"should be text, not {v!r}")
+        problem = text_problem(v, MAX_NAME_CHARS) if v is not None else ""
+        if problem:  # a control character would reach the terminal (the tile) and the file names
+            raise self.fail(key, problem)
         return v
 
     def force(self, key: str, default=None):
@@ -161,9 +170,15 @@ def _spec(source: str, base: Path, where: str, table: dict, defaults: dict, *, i
         raise f.fail("protocol", f"use one of {', '.join(PROTOCOLS)}, not {out['protocol']!r}")
     program = f.text("program")
     if program is not None:  # a file (relative to the class file) or a shipped example's name
+        if not program.strip():
+            raise f.fail("program", "is empty (give a program file, relative to this file, or a shipped name)")
         path = Path(program)
         out["program"] = path if path.is_absolute() or (not (base / path).exists() and path.suffix == "") \
             else base / path
+        try:  # read now: a missing or bad program names this field
+            resolve_program(out["program"])
+        except ProgramError as exc:
+            raise f.fail("program", str(exc)) from None
     if not is_defaults:
         for key in ("port", "student"):
             value = f.text(key)
@@ -177,12 +192,9 @@ def load_class_file(path: Path | str) -> list[StationSpec]:
     """The stations a class file lists (``ClassFileError`` for any problem)."""
     path = Path(path)
     source = str(path)
+    text = read_user_file(path, ClassFileError, "class")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ClassFileError(f"{source}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ClassFileError(f"{source}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ClassFileError(f"{source}: not valid TOML ({exc})") from None
     for key in data:
@@ -201,10 +213,25 @@ def load_class_file(path: Path | str) -> list[StationSpec]:
 
 
 def check_unique(specs: list[StationSpec], source: str = "--station") -> None:
-    ports, names = {}, {}
+    ports, names, folders = {}, {}, {}
     for i, s in enumerate(specs, start=1):
         if s.port in ports:
             raise ClassFileError(f"{source}: station {i} uses the port of station {ports[s.port]} ({s.port})")
         if s.student in names:
             raise ClassFileError(f"{source}: station {i} has the name of station {names[s.student]} ({s.student!r})")
-        ports[s.port], names[s.student] = i, i
+        # recordings go to --out/<folder of the name>/: 'Ana Ben' and 'Ana/Ben' (or, on macOS and
+        # Windows, 'Ana' and 'ana') would share one student's folder
+        folder = student_folder(s.student)
+        if folder.casefold() in folders:
+            j = folders[folder.casefold()]
+            raise ClassFileError(f"{source}: station {i} ({s.student!r}) would record into the folder of station {j} "
+                                 f"({specs[j - 1].student!r}), {folder}/: give the students names that differ in "
+                                 "more than case or punctuation")
+        ports[s.port], names[s.student], folders[folder.casefold()] = i, i, i
+
+
+def student_folder(student: str) -> str:
+    """The folder of a student's recordings (under ``--out``)."""
+    from nmt_monitor.grading.names import readable_stem
+
+    return readable_stem(student) or "student"

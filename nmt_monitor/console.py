@@ -76,6 +76,9 @@ class Progress:
 def plain_table(rows: Sequence[Sequence[str]], left: int = 1, indent: str = "") -> list[str]:
     """Rows (the first is the header) as aligned text lines: the first ``left`` columns and the
     last one left-aligned, the others right-aligned."""
+    from nmt_monitor.safetext import terminal_text
+
+    rows = [[terminal_text(cell) for cell in r] for r in rows]  # names from files: never escapes
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     out = []
     for r in rows:
@@ -101,9 +104,12 @@ def rich_table(rows: Sequence[Sequence[str]], left: int = 1, title: str | None =
     n = len(rows[0])
     for c, head in enumerate(rows[0]):
         table.add_column(head, justify="left" if c < left or c == n - 1 else "right", no_wrap=c < n - 1)
+    from nmt_monitor.safetext import terminal_text
+
     for r in rows[1:]:
         cells = []
         for cell in r:
+            cell = terminal_text(cell)  # names from files: never escapes the terminal runs
             words = [w.strip() for w in cell.split(",")]
             style = next((_STYLES[w] for w in words if w in _STYLES), None)
             cells.append(Text(cell, style=style or ""))

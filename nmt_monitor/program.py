@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,11 @@ BLOCK_FIELDS = ("site", "label", "target_n", "target_pct", "hold_s", "rest_s", "
                 "countdown")
 PHASES = ("press", "hold", "release", "rest", "done")
 MAX_TRIALS = 500
+#: Longest site, label or name (a screen line; stored with every trial); a description may be longer.
+MAX_TEXT_CHARS = 200
+MAX_DESCRIPTION_CHARS = 4000
+#: A program (or class) file is a few kB; more is not one (or a device such as /dev/zero).
+MAX_FILE_BYTES = 1 << 20
 
 
 class ProgramError(UserError):
@@ -117,10 +123,14 @@ class _Checker:
                                               f"e.g. [30, 45], not {v!r}")
         return (float(v[0]), float(v[1]))
 
-    def text(self, table: dict, where: str, key: str) -> str:
+    def text(self, table: dict, where: str, key: str, limit: int = MAX_TEXT_CHARS, allow: str = "") -> str:
         v = table[key]
+        name = f"{where}.{key}" if where else key
         if not isinstance(v, str):
-            raise self.fail(f"{where}.{key}", f"should be text, not {v!r}")
+            raise self.fail(name, f"should be text, not {v!r}")
+        problem = text_problem(v, limit, allow)
+        if problem:
+            raise self.fail(name, problem)
         return v
 
     def choice(self, table: dict, where: str, key: str, choices) -> str:
@@ -179,7 +189,8 @@ def program_from_toml(text: str, source: str = "<program>") -> Program:
         if key not in ("name", "description", "defaults", "block"):
             raise c.fail(key, "unknown field (a program has name, description, [defaults] and [[block]])")
     name = c.text(data, "", "name").strip() if "name" in data else Path(source).stem
-    description = c.text(data, "", "description").strip() if "description" in data else ""
+    description = c.text(data, "", "description", MAX_DESCRIPTION_CHARS, "\n\t").strip() \
+        if "description" in data else ""
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
         raise c.fail("defaults", "should be a table")
@@ -195,15 +206,42 @@ def program_from_toml(text: str, source: str = "<program>") -> Program:
     return Program(name, description, out, source=source, text=text)
 
 
+def text_problem(text: str, limit: int = MAX_TEXT_CHARS, allow: str = "") -> str:
+    """What is wrong with a name from a user's file ("" when nothing): a control character
+    (a terminal would run it: clear the screen, retitle the window) or more than ``limit``
+    characters."""
+    bad = next((ch for ch in text if unicodedata.category(ch) == "Cc" and ch not in allow), None)
+    if bad is not None:
+        return f"has a control character (U+{ord(bad):04X}); write plain text"
+    if len(text) > limit:
+        return f"is {len(text)} characters long; at most {limit}"
+    return ""
+
+
+def read_user_file(path: Path, error=ProgramError, what: str = "program") -> str:
+    """The text of a program or class file (``error`` for anything that is not one: a missing
+    file, a folder, not UTF-8, larger than ``MAX_FILE_BYTES``, e.g. a device)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder; give a {what} file (.toml)") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise error(f"{path}: larger than {MAX_FILE_BYTES >> 20} MB: not a {what} file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                    "save it as UTF-8") from None
+
+
 def load_program(path: Path | str) -> Program:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProgramError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProgramError(f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
-    return program_from_toml(text, str(path))
+    return program_from_toml(read_user_file(path), str(path))
 
 
 def shipped_programs() -> dict[str, str]:
@@ -217,9 +255,15 @@ def shipped_programs() -> dict[str, str]:
 
 def resolve_program(name_or_path: str | Path) -> Program:
     """A program file, or the name of a shipped example (``guided-then-blind``)."""
+    shipped = shipped_programs()
+    if not str(name_or_path).strip():
+        raise ProgramError(f"--program is empty: give a program file (.toml) or a shipped program's name "
+                           f"({', '.join(shipped)})")
     path = Path(name_or_path)
-    if not path.exists() and path.suffix == "" and str(name_or_path) in shipped_programs():
-        return program_from_toml(shipped_programs()[str(name_or_path)], f"{name_or_path} (shipped)")
+    if not path.exists() and path.suffix == "":
+        if str(name_or_path) in shipped:
+            return program_from_toml(shipped[str(name_or_path)], f"{name_or_path} (shipped)")
+        raise ProgramError(f"{path}: no such file, nor a shipped program ({', '.join(shipped)})")
     return load_program(path)
 
 

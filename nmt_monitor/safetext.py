@@ -8,9 +8,13 @@
   ``figure_text`` escapes ``$``; figures also pass ``usetex=False``.
 - Textual parses ``[...]`` as markup: user text goes through ``rich.markup.escape`` or ``Text``
   (in nmt_monitor.tui).
+- A terminal runs control characters (ESC sequences clear the screen, retitle the window,
+  write to the clipboard): ``terminal_text`` shows each as ``?`` in the tables printed to it.
 """
 
 from __future__ import annotations
+
+import re
 
 #: Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection), with
 #: their full-width forms, which some spreadsheets normalise.
@@ -34,3 +38,13 @@ def figure_text(text) -> str:
     """Text for a matplotlib label or title, shown literally: every ``$`` escaped, so nothing
     is mathtext (matplotlib shows ``\\$`` as ``$``)."""
     return str(text).replace("$", r"\$")
+
+
+#: C0 and C1 control characters and DEL (a terminal acts on them; tables are one line per row).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_text(text) -> str:
+    """Text for a terminal, shown literally: every control character (ESC, BEL, CR, newline ...)
+    becomes ``?``."""
+    return _CONTROL.sub("?", str(text))

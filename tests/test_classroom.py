@@ -91,3 +91,62 @@ def test_class_command_errors_are_one_line(args, message):
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nmt-monitor: error:") and message in lines[0], r.stderr
+
+
+# ---- what an instructor may get wrong in a class file or the options ----------------------------
+
+STATION = '[[station]]\nport = "sim://?seed=1"\nstudent = "Ana"\n'
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[[station]]\nport = "a"\nstudent = "\\u001b]0;x\\u0007Ana"\n', "station[1].student: has a control character"),
+    ('[[station]]\nport = "a\\u001b"\nstudent = "Ana"\n', "station[1].port: has a control character"),
+    (STATION + 'client = "B\\u001b[2J"\n', "station[1].client: has a control character"),
+    ('[defaults]\nsite = "trap\\r"\n' + STATION, "defaults.site: has a control character"),
+    ('[[station]]\nport = "a"\nstudent = "' + "A" * 300 + '"\n', "station[1].student: is 300 characters long"),
+    (STATION + 'program = ""\n', "station[1].program: is empty"),
+    (STATION + 'program = "no-such-program.toml"\n', "station[1].program: "),
+    ('[defaults]\nprogram = "no-such-program"\n' + STATION, "defaults.program: "),
+    ('[[station]]\nport = "a"\nstudent = "Ana Ben"\n[[station]]\nport = "b"\nstudent = "Ana/Ben"\n',
+     "would record into the folder of station 1"),
+    ('[[station]]\nport = "a"\nstudent = "Ana"\n[[station]]\nport = "b"\nstudent = "ana"\n',
+     "would record into the folder of station 1"),
+])
+def test_class_file_mistakes_are_named(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ClassFileError) as info:
+        load_class_file(path)
+    assert str(info.value).startswith(f"{path}: ") and message in str(info.value), str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_class_file_program_is_found_next_to_it_and_a_bad_one_names_the_station(tmp_path):
+    (tmp_path / "progs").mkdir()
+    (tmp_path / "progs" / "p.toml").write_text('[[block]]\nsite = "a"\ntarget_n = [30, 400000]\n')
+    path = tmp_path / "class.toml"
+    path.write_text(STATION + 'program = "progs/p.toml"\n')
+    with pytest.raises(ClassFileError) as info:
+        load_class_file(path)
+    assert "station[1].program: " in str(info.value) and "block[1].target_n" in str(info.value)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--class", "/dev/zero"), "larger than"),
+    (("--class", "."), "is a folder"),
+    (("--demo", "2", "--rate", "0"), "--rate 0"),
+    (("--demo", "2", "--rate", "100000000"), "50-2000 Hz"),
+    (("--demo", "2", "--program", ""), "--program is empty"),
+    (("--station", "sim://?seed=1=\x1b[2JAna"), "has a control character"),
+    (("--station", "a=Ana Ben", "--station", "b=Ana/Ben"), "would record into the folder of station 1"),
+])
+def test_more_class_command_errors_are_one_line(args, message):
+    test_class_command_errors_are_one_line(args, message)
+
+
+def test_a_program_in_percent_names_the_station_without_a_tolerance(tmp_path):
+    path = tmp_path / "class.toml"
+    path.write_text('[[station]]\nport = "socket://127.0.0.1:9"\nstudent = "Ana"\ntolerance = "60N"\n'
+                    '[[station]]\nport = "socket://127.0.0.1:10"\nstudent = "Ben"\n')
+    test_class_command_errors_are_one_line(("--class", path, "--program", "guided-then-blind"),
+                                           "station 2 (Ben): guided-then-blind (shipped): block[1].target_pct: needs")

@@ -115,3 +115,62 @@ def test_the_runner_steps_through_press_hold_release_rest():
     a = r.on_event(ev("hold_ended", hold=hold(34.0, 42.0)), 42.0)
     assert r.phase == "done" and a.bell and len(r.records) == 4
     assert r.view(42.0, None).phase == "done" and instruction(r.view(42.0, None)) == "program done"
+
+
+# ---- what an instructor may get wrong: each one line, exit 2, before the screen opens --------------
+
+def _live(*args):
+    import subprocess
+    import sys
+
+    # a port that is never opened: the program is checked before the terminal and the sensor
+    return subprocess.run([sys.executable, "-m", "nmt_monitor", "live", "--port", "socket://127.0.0.1:9", *args],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+
+
+def _one_line(r, *fragments):
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert lines[0].startswith("nmt-monitor: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[[block]]\nsite = "trap\\u001b[2J"\ntarget_n = [30, 40]\n', "block[1].site: has a control character"),
+    ('[[block]]\nsite = "trap"\nlabel = "a\\u0007"\ntarget_n = [30, 40]\n', "block[1].label: has a control character"),
+    ('name = "x\\ny"\n[[block]]\nsite = "a"\ntarget_n = [30, 40]\n', "name: has a control character"),
+    ('[defaults]\nsite = "a\\u009b"\n[[block]]\ntarget_n = [30, 40]\n', "block[1].site: has a control character"),
+    ('[[block]]\nsite = "' + "x" * 300 + '"\ntarget_n = [30, 40]\n', "block[1].site: is 300 characters long"),
+])
+def test_program_text_with_control_characters_or_too_long_is_refused(text, message):
+    with pytest.raises(ProgramError) as info:
+        program_from_toml(text, "mine.toml")
+    assert str(info.value).startswith("mine.toml: ") and message in str(info.value)
+
+
+def test_a_multi_line_description_is_fine():
+    p = program_from_toml('description = """two lines,\n\tand a tab"""\n[[block]]\nsite = "a"\ntarget_n = [30, 40]\n',
+                          "mine.toml")
+    assert p.description == "two lines,\n\tand a tab"
+
+
+def test_a_top_level_field_is_named_without_a_leading_dot():
+    with pytest.raises(ProgramError) as info:
+        program_from_toml('name = 5\n[[block]]\nsite = "a"\ntarget_n = [30, 40]\n', "mine.toml")
+    assert str(info.value).startswith("mine.toml: name: should be text")
+
+
+def test_a_device_or_huge_file_is_one_line_not_a_memory_error(tmp_path):
+    _one_line(_live("--program", "/dev/zero"), "/dev/zero", "larger than")
+    big = tmp_path / "big.toml"
+    big.write_text("# padding\n" * 200_000)
+    _one_line(_live("--program", big), "big.toml", "larger than")
+
+
+def test_an_empty_program_option_is_not_ignored():
+    _one_line(_live("--program", ""), "--program", "shipped")
+
+
+def test_an_unknown_program_name_lists_the_shipped_ones():
+    _one_line(_live("--program", "guided-then-blnd"), "guided-then-blnd: no such file", "guided-then-blind")

@@ -65,6 +65,8 @@ def station_specs(args):
     from nmt_monitor import classroom as C
     from nmt_monitor.units import UnitError, parse_force_n, parse_force_range_n
 
+    if args.rate is not None and not 50 <= args.rate <= 2000:
+        raise UserError(f"--rate {args.rate} is out of range: use 50-2000 Hz")
     if args.demo is not None:
         specs = C.demo_stations(args.demo, rate_hz=args.rate or 1000)
     elif args.class_file is not None:
@@ -106,15 +108,18 @@ def build_stations(specs, args, *, recorder_warning=None):
     """A ``Station`` per spec: a sensor that may not answer yet (it is tried again), a recorder
     into ``--out/STUDENT/``, the live score, and its program (checked here: one line if bad)."""
     from nmt_monitor.acquisition import SensorReader
-    from nmt_monitor.program import resolve_program
+    from nmt_monitor.program import ProgramError, resolve_program
     from nmt_monitor.station import ConnectingReaderSource, LiveScorer, Station, recorder_factory
 
     programs = {}
-    for spec in specs:  # every program read and laid out for its station first: one line if bad
+    for i, spec in enumerate(specs, start=1):  # every program read and laid out for its station first: one line
         if spec.program is not None:
             if spec.program not in programs:
                 programs[spec.program] = resolve_program(spec.program)
-            programs[spec.program].trials(spec.tolerance_n)
+            try:
+                programs[spec.program].trials(spec.tolerance_n)
+            except ProgramError as exc:  # which station lacks the tolerance
+                raise ProgramError(f"station {i} ({spec.student}): {exc}") from None
     scorer = LiveScorer()
     stations = []
     for spec in specs:
@@ -135,9 +140,9 @@ def build_stations(specs, args, *, recorder_warning=None):
 
 
 def _folder(student: str) -> str:
-    from nmt_monitor.grading.names import readable_stem
+    from nmt_monitor.classroom import student_folder
 
-    return readable_stem(student) or "student"
+    return student_folder(student)
 
 
 def run(args) -> int:

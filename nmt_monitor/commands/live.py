@@ -89,7 +89,7 @@ def run(args) -> int:
         tol, band = simulator_targets(args.port)
         metadata = replace(metadata, tolerance_N=tol, target_band_N=None if band is None else tuple(band))
     program = None
-    if args.program:
+    if args.program is not None:
         from nmt_monitor.program import resolve_program
 
         program = resolve_program(args.program)

@@ -9,6 +9,7 @@ and metadata before anything is read, so a malformed or crafted file is one line
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 from nmt_monitor.storage import layout as L
 from nmt_monitor.storage import untrusted as U
 from nmt_monitor.storage.untrusted import SessionFileError
+from nmt_monitor.units import MAX_FORCE_N
 
 __all__ = ["CheckedSession", "Session", "SessionFileError", "open_checked", "open_session", "read_session"]
 
@@ -158,6 +160,9 @@ _TABLES = {
                 "outcome": "str", "target_low_N": "num", "target_high_N": "num", "target_hold_s": "num"},
                {"label": "str"}),
 }
+#: Trial, block, repetition and hold numbers above this are not a program's (500 trials at most):
+#: a crafted 1e300 is refused, not turned into a 300-digit number.
+_MAX_TRIAL_NUMBER = 1_000_000
 #: Session metadata with a required type (general/session attributes).
 _META_NUMBERS = ("tolerance_N", "target_hold_s", "tip_area_cm2")
 _META_TEXT = ("session_id", "session_start_time", "therapist", "client", "contact_tip", "site", "notes")
@@ -374,7 +379,7 @@ def read_session(cs: CheckedSession, arrays: bool | tuple[str, ...] = True) -> S
         except (json.JSONDecodeError, RecursionError):
             detail = {"raw": r["detail"]}
         events.append({"time_s": r["timestamps"], "kind": r["kind"], "detail": detail})
-    trials = [_trial(_nan_to_none(r)) for r in _table(f, L.TRIALS, path, budget)]
+    trials = [_trial(_nan_to_none(r), i, len(holds), path) for i, r in enumerate(_table(f, L.TRIALS, path, budget))]
     program = {}
     group = U.group(f, L.GENERAL_PROGRAM, path, required=False)
     if group is not None:
@@ -405,14 +410,31 @@ def read_session(cs: CheckedSession, arrays: bool | tuple[str, ...] = True) -> S
                    settings_changes=changes, program=program, trials=trials)
 
 
-def _trial(row: dict) -> dict:
-    """A row of intervals/trials in the reader's names (times ``start_s``/``end_s`` as holds have)."""
+def _trial(row: dict, index: int, n_holds: int, path) -> dict:
+    """Row ``index`` of intervals/trials in the reader's names (times ``start_s``/``end_s`` as
+    holds have), its values checked: NaN is "none" (as the writer writes it), anything else
+    must be a value the writer could have written (grading computes errors from them)."""
+    where = f"{L.TRIALS} row {index}"
+    for key in ("start_time", "stop_time", "hold_start_time", "hold_stop_time", "countdown"):
+        if row.get(key) is not None:
+            U.number(row[key], f"{where}: {key}", path)
+    for key in ("trial", "block", "repetition", "hold"):  # from 1; -1: none (hold: a row of holds, from 0)
+        v = row.get(key)
+        if v is not None and not (math.isfinite(v) and v == int(v) and -1 <= v <= _MAX_TRIAL_NUMBER):
+            raise U.fail(path, f"{where}: {key} should be a whole number, not {v!r}")
     out = {"start_s": row.pop("start_time"), "end_s": row.pop("stop_time")}
     lo, hi = row.pop("target_low_N"), row.pop("target_high_N")
-    out["target_band_N"] = None if lo is None or hi is None else (float(lo), float(hi))
+    band = None if lo is None or hi is None else U.band([lo, hi], f"{where}: target band", path)
+    if band is not None and band[1] > MAX_FORCE_N:
+        raise U.fail(path, f"{where}: target band should be at most {MAX_FORCE_N:g} N, not {band[1]:g}")
+    out["target_band_N"] = band
+    if row.get("target_hold_s") is not None:
+        row["target_hold_s"] = U.number(row["target_hold_s"], f"{where}: target_hold_s", path, positive=True)
     out["hold_start_s"] = row.pop("hold_start_time", None)
     out["hold_end_s"] = row.pop("hold_stop_time", None)
     hold = row.pop("hold", None)
+    if hold is not None and hold >= n_holds:
+        raise U.fail(path, f"{where}: hold is row {int(hold)} of {L.HOLDS}, which has {n_holds} rows")
     out["hold"] = None if hold is None or hold < 0 else int(hold)
     for key in ("trial", "block", "repetition"):
         if row.get(key) is not None:

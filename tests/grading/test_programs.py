@@ -85,3 +85,26 @@ def test_report_and_tables_show_guided_vs_blind(program_session, tmp_path, capsy
         rows = list(csv.DictReader(fh))
     assert [r["kind"] for r in rows] == ["practice"] * 3 + ["retention"] * 2
     assert float(rows[3]["force_error_N"]) == pytest.approx(-6.0, abs=0.2) and rows[3]["feedback"] == "blind"
+
+
+def test_control_characters_from_a_file_never_reach_the_terminal(program_session, tmp_path):
+    """A session from elsewhere whose trial kind and student carry terminal escapes (clear the
+    screen, retitle the window): the tables show them as '?', not as escapes the terminal runs."""
+    import shutil
+
+    import h5py
+
+    from tests.cli import run_cli
+
+    path = tmp_path / "from-elsewhere.h5"
+    shutil.copyfile(program_session, path)
+    with h5py.File(path, "r+") as f:
+        g = f["intervals/trials"]
+        n = g["kind"].shape[0]
+        del g["kind"]
+        g.create_dataset("kind", data=["\x1b[2Jevil"] * n, dtype=h5py.string_dtype())
+        f["general/session"].attrs["therapist"] = "\x1b]0;pwned\x07Ana"
+    r = run_cli("grade", path, "--jobs", "1", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "\x1b" not in r.stdout and "\x07" not in r.stdout
+    assert "?[2Jevil" in r.stdout and "?]0;pwned?Ana" in r.stdout
