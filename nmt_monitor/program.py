@@ -92,6 +92,20 @@ class Program:
                                  b.countdown))
         return out
 
+    def check_for_client(self, tolerance_n: float | None) -> list[Trial]:
+        """The trials for a client about to be guided through them: ``ProgramError`` when a
+        target needs a tolerance there is not, or reaches above the client's tolerance (a
+        program must never guide a student past it). Recorded sessions are replayed as they
+        were, unchecked."""
+        trials = self.trials(tolerance_n)
+        if tolerance_n:
+            for t in trials:
+                if t.target_band_n[1] > tolerance_n:
+                    raise ProgramError(
+                        f"{self.source or 'program'}: block[{t.block}].target_n: {t.target_band_n[1]:g} N is above "
+                        f"the client's tolerance of {tolerance_n:g} N; lower the target or check the tolerance")
+        return trials
+
     def to_dict(self) -> dict:
         return {"name": self.name, "description": self.description, "source": self.source,
                 "blocks": [asdict(b) for b in self.blocks]}

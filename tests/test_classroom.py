@@ -150,3 +150,14 @@ def test_a_program_in_percent_names_the_station_without_a_tolerance(tmp_path):
                     '[[station]]\nport = "socket://127.0.0.1:10"\nstudent = "Ben"\n')
     test_class_command_errors_are_one_line(("--class", path, "--program", "guided-then-blind"),
                                            "station 2 (Ben): guided-then-blind (shipped): block[1].target_pct: needs")
+
+
+def test_a_program_that_would_guide_a_student_past_the_tolerance_names_the_station(tmp_path):
+    (tmp_path / "heavy.toml").write_text('[[block]]\nsite = "a"\ntarget_n = [30, 50]\n')
+    path = tmp_path / "class.toml"
+    path.write_text('[[station]]\nport = "socket://127.0.0.1:9"\nstudent = "Ana"\ntolerance = "60N"\n'
+                    '[[station]]\nport = "socket://127.0.0.1:10"\nstudent = "Ben"\ntolerance = "40N"\n')
+    test_class_command_errors_are_one_line(("--class", path, "--program", str(tmp_path / "heavy.toml")),
+                                           "station 2 (Ben): ")
+    test_class_command_errors_are_one_line(("--class", path, "--program", str(tmp_path / "heavy.toml")),
+                                           "50 N is above the client's tolerance of 40 N")

@@ -73,6 +73,19 @@ def test_a_bad_program_is_one_line_naming_the_field(text, message):
     assert str(info.value).startswith("mine.toml: ") and message in str(info.value) and "\n" not in str(info.value)
 
 
+def test_a_target_above_the_clients_tolerance_is_refused_before_guiding():
+    p = program_from_toml('[[block]]\nsite = "a"\ntarget_n = [50, 70]\n', "mine.toml")
+    with pytest.raises(ProgramError, match=r"mine.toml: block\[1\].target_n: 70 N is above the client's tolerance of 60 N"):
+        p.check_for_client(60.0)
+    assert p.check_for_client(80.0)[0].target_band_n == (50.0, 70.0)
+
+
+def test_live_refuses_a_program_that_would_guide_past_the_tolerance(tmp_path):
+    path = tmp_path / "heavy.toml"
+    path.write_text('[[block]]\nsite = "a"\ntarget_n = [50, 70]\n')
+    _one_line(_live("--tolerance", "60N", "--program", str(path)), "block[1].target_n: 70 N is above the client's tolerance")
+
+
 def test_the_shipped_programs_are_valid():
     from nmt_monitor.commands.live import SHIPPED_PROGRAMS
 

@@ -117,8 +117,8 @@ def build_stations(specs, args, *, recorder_warning=None):
             if spec.program not in programs:
                 programs[spec.program] = resolve_program(spec.program)
             try:
-                programs[spec.program].trials(spec.tolerance_n)
-            except ProgramError as exc:  # which station lacks the tolerance
+                programs[spec.program].check_for_client(spec.tolerance_n)
+            except ProgramError as exc:  # which station: no tolerance, or one below a target
                 raise ProgramError(f"station {i} ({spec.student}): {exc}") from None
     scorer = LiveScorer()
     stations = []

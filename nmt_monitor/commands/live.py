@@ -93,7 +93,7 @@ def run(args) -> int:
         from nmt_monitor.program import resolve_program
 
         program = resolve_program(args.program)
-        program.trials(metadata.tolerance_N)  # a target in % of a tolerance not given: one line, now
+        program.check_for_client(metadata.tolerance_N)  # no tolerance for a % target, a target above it: one line, now
     require_terminal()
     # after the checks, so that a mistake is told at once
     from nmt_monitor.storage import preflight
