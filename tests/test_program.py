@@ -10,7 +10,7 @@ import pytest
 from nmt_monitor.program import ProgramError, ProgramRunner, instruction, program_from_toml, shipped_programs
 
 PROGRAM = """
-name = "two guided, one blind"
+name = "two guided, one blind, one transfer"
 [defaults]
 site = "upper trapezius L"
 target_pct = [50, 70]

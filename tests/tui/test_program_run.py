@@ -13,25 +13,7 @@ from nmt_monitor.tui import MonitorApp
 from .helpers import run, wait_until, widget_text
 from .synth import EPOCH, concat_traces, hold_trace
 
-PROGRAM = """
-name = "two guided, one blind, one transfer"
-[defaults]
-site = "upper trapezius L"
-target_pct = [50, 70]
-hold_s = 8
-rest_s = 2
-[[block]]
-feedback = "full"
-repetitions = 2
-[[block]]
-feedback = "blind"
-repetitions = 1
-[[block]]
-site = "levator scapulae L"
-feedback = "blind"
-trial = "transfer"
-target_n = [20, 28]
-"""
+from tests.test_program import PROGRAM  # two guided holds, one blind retention, one transfer
 
 
 class LiveReplay(ReplaySource):
