@@ -19,6 +19,7 @@ def test_stop_during_a_reconnect_closes_everything():
     assert not any(isinstance(i, LinkEvent) and i.kind == "reconnected" for i in reader.drain())
 
 
+@pytest.mark.slow
 def test_a_user_stop_is_not_undone_by_the_stall_re_arm():
     with SensorReader("sim://?scenario=steady&rate=200") as reader:
         collect(reader, lambda b, e: n_samples(b) >= 100)

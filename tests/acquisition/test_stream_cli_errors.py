@@ -24,6 +24,7 @@ def silent_pty():
     os.close(leader)
 
 
+@pytest.mark.slow
 def test_port_with_no_sensor_behind_it(silent_pty):
     result = run_cli("stream", "--port", silent_pty, "--seconds", "1")
     assert_one_line_error(result, silent_pty, "no sensor answered")

@@ -36,6 +36,7 @@ def run_chunked(t, f, sizes, **kw):
     return events, eng
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 3),
@@ -109,6 +110,7 @@ def test_small_chunks_give_the_same_drift_warnings(seed, rate, kind, sizes):
     assert eng.holds == offline.holds
 
 
+@pytest.mark.slow
 def test_glide_after_a_press_gives_no_drift_warning_in_any_chunking():
     # regression: press to 78 N, a moment's pause, then a glide down at ~10 N/s; with 20 ms
     # chunks the warning ("DRIFT -11 %") fired at once where the drift reference became known
@@ -174,6 +176,7 @@ def long_trace(seed: int, rate: float):
     return _TRACES[key]
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 3),

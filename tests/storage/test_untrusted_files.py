@@ -67,6 +67,7 @@ def test_the_corpus_is_large_and_varied(corpus):
         assert kind in names, kind
 
 
+@pytest.mark.slow
 def test_every_command_refuses_every_malformed_file_in_one_line(corpus, tmp_path, capsys, memory_cap):
     runs = 0
     for case in corpus:

@@ -98,6 +98,7 @@ def test_snapshot_replay(tmp_path):
 
 # ------------------------------------------------------------------------------ behaviour
 
+@pytest.mark.slow
 def test_footer_keys_do_what_they_say(tmp_path):
     t, f = hold_trace(level_n=40.0, hold_s=8.0)
     batches = [[connected()] + blocks(t, f)]

@@ -3,6 +3,7 @@ countdowns, the bell at each step, the blind trials, and the trials stored in th
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Digits
 
 from nmt_monitor.program import program_from_toml
@@ -22,6 +23,7 @@ class LiveReplay(ReplaySource):
     kind = "live"
 
 
+@pytest.mark.slow
 def test_a_program_run_through(tmp_path):
     clock = MockClock()
     t, f = concat_traces(*(hold_trace(level_n=lv, hold_s=10.0, rate_hz=200.0, seed=i)
