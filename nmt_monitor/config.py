@@ -162,6 +162,8 @@ SETTINGS: tuple[Setting, ...] = (
             _one_of("auto", "nmt", "gauge"), CONNECTION + ("class",), "protocol", "auto"),
     Setting("gauge_unit", "unit of a DIY gauge's bare numbers", _one_of(*GAUGE_UNITS), CONNECTION,
             "gauge_unit", "N"),
+    Setting("gauge_capacity", "a gauge's full scale, a force (lines beyond it are line noise)", _force, CONNECTION,
+            "gauge_capacity"),
     Setting("calibration_dir", "folder of the sensors' calibration records <serial>.toml", _path,
             CONNECTION + ("class",), "calibration_dir", user_calibration_dir),
     Setting("max_calibration_age", "warn when a calibration record is older than this many days", _days,

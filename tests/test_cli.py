@@ -74,6 +74,29 @@ def test_gauge_unit_reaches_the_gauge_reader():
     assert r.stdout.startswith("time_s,force_N\n") and len(r.stdout.splitlines()) > 3
 
 
+@pytest.mark.slow
+def test_gauge_capacity_refuses_lines_beyond_the_gauges_full_scale():
+    """A plain gauge's lines above --gauge-capacity are line noise, not readings; the same
+    session with a capacity above its forces keeps them."""
+    def forces(capacity):
+        r = run_cli("stream", "--port", "sim://?gauge=plain&scenario=demo&seed=1", "--protocol", "gauge",
+                    "--seconds", "6", "--gauge-capacity", capacity)
+        assert r.returncode == 0, r.stderr
+        return [float(line.split(",")[1]) for line in r.stdout.splitlines()[1:]], r.stderr
+
+    wide, _ = forces("1000N")
+    narrow, warnings = forces("20N")
+    assert max(wide) > 30.0, "the demo should press above 30 N within 6 s"
+    assert narrow and max(narrow) <= 20.0
+    assert "no readings" in warnings
+
+
+@pytest.mark.parametrize("capacity, fragment", [("=0N", "a positive force"), ("=5furlongs", "unknown force unit")])
+def test_a_bad_gauge_capacity_is_one_line(capacity, fragment):
+    assert_one_line_error(run_cli("stream", "--port", "sim://", "--seconds", "1", "--gauge-capacity" + capacity),
+                          "--gauge-capacity", fragment)
+
+
 def test_every_command_has_a_help_page_with_examples(capsys):
     top = help_text(capsys, "--help")
     assert "examples:" in top and "Options before any command go to 'live'" in top

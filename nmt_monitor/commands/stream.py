@@ -44,6 +44,9 @@ def add_connection_arguments(parser: argparse.ArgumentParser, port_required: boo
                         hint=" (the unit of a DIY gauge's bare numbers; the live screen's unit is --units)")
     parser.add_argument("--gauge-compression-negative", action="store_true",
                         help="the gauge reports compression as negative (flip the sign of its readings)")
+    parser.add_argument("--gauge-capacity", metavar="F",
+                        help="a gauge's full scale, e.g. 500N or 50kgf: a line beyond it is line noise, not a "
+                        "reading (default 100 kN)")
     parser.add_argument("--calibration-dir", type=Path, metavar="DIR",
                         help="folder of the calibration records <serial>.toml (default: calibration/ in the user data "
                         "folder; 'nmt-monitor config' shows it)")
@@ -71,6 +74,16 @@ def make_reader(args) -> SensorReader:
                         "or set port in the config file ('nmt-monitor config' shows where it is)")
     if args.rate is not None and not 50 <= args.rate <= 2000:
         raise UserError(f"--rate {args.rate} is out of range: use 50-2000 Hz")
+    capacity_n = None
+    if args.gauge_capacity is not None:
+        from nmt_monitor.units import UnitError, parse_force_n
+
+        try:
+            capacity_n = parse_force_n(args.gauge_capacity)
+        except UnitError as exc:
+            raise UserError(f"--gauge-capacity: {exc}") from None
+        if not 0 < capacity_n < float("inf"):
+            raise UserError(f"--gauge-capacity {args.gauge_capacity}: give the gauge's full scale, a positive force")
     return SensorReader(
         args.port,
         protocol=args.protocol,
@@ -78,6 +91,7 @@ def make_reader(args) -> SensorReader:
         calibration_dir=args.calibration_dir,
         bare_unit=args.gauge_unit,
         gauge_compression_negative=args.gauge_compression_negative,
+        gauge_capacity_n=capacity_n,
         baudrate=args.baud,
         max_calibration_age_days=args.max_calibration_age,
     )
