@@ -39,7 +39,7 @@ def load(path: Path, speed: float):
     session = open_session(path, arrays=("time_s", "force_n"))  # opened once: metadata and samples
     if session.n_samples == 0:
         raise UserError(f"{path}: the session has no samples")
-    m = session.metadata
+    m = session.initial_metadata  # as recording started: the recorded changes are replayed at their time
     band = m.get("target_band_N")
     metadata = SessionMetadata(
         therapist=str(m.get("therapist") or ""), client=str(m.get("client") or ""),

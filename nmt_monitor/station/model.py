@@ -214,6 +214,7 @@ class SessionModel:
         self._sink_lock = threading.Lock()
         self._out_items: list = []  # for the sinks: what came in, and what the engine said
         self._out_events: list = []
+        self._replayed_from: dict = {}  # replay: settings before the recorded changes applied so far
         self.lsl = None  # live --lsl: an nmt_monitor.lsl.LslPublisher fed the blocks, events and markers
         self._reset_analysis()
 
@@ -343,9 +344,15 @@ class SessionModel:
 
     def _ingest_event(self, event: LinkEvent) -> None:
         if event.kind == "seek":  # replay: rebuild from the start of the session
+            if self._replayed_from:  # the settings as the recording started; its changes follow again
+                self.metadata = replace(self.metadata, **self._replayed_from)
+                self._replayed_from = {}
             self._reset_analysis()
             self.link_state = "streaming"  # the replayed link events follow
             self.link_detail = ""
+            return
+        if event.kind == "settings_change":  # replay: a setting changed while the session was recorded
+            self._replay_change(event.detail)
             return
         if self.recorder is not None and event.kind != "seek":
             self.recorder.add(event)
@@ -368,6 +375,19 @@ class SessionModel:
             self._notices.append("sensor link failed: " + self.link_detail)
         elif event.kind == "tare":
             self._notices.append("tared")
+
+    def _replay_change(self, detail: dict) -> None:
+        """Apply a recorded settings change at its place in the replay (lock held): the alerts
+        and holds on screen then match what the file's holds and ``analyze`` say."""
+        from dataclasses import fields
+
+        name, value = detail.get("field"), detail.get("value")
+        if name not in {f.name for f in fields(self.metadata)} or name == "session_id":
+            return
+        if name == "target_band_N" and value is not None:
+            value = (float(value[0]), float(value[1]))
+        self._replayed_from.setdefault(name, getattr(self.metadata, name))
+        self._apply({name: value})
 
     def finish_stream(self) -> None:
         """End of data (a replay reached its end): close a hold still running."""

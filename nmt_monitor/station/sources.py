@@ -270,13 +270,16 @@ class ReplaySource:
     ``speed`` scales time; ``pause``/``resume``/``seek`` move the play head. A seek (and the
     start) emits a ``LinkEvent('seek')`` followed by everything from 0 to the new position at
     once, so the monitor rebuilds its state (holds, trace) for that point of the session.
+    The recorded link events and settings changes (``LinkEvent('settings_change')``, detail
+    ``field``/``value``) come between the samples, at their time.
     """
 
     kind = "replay"
 
     def __init__(self, time_s, force_n, *, clock: Clock = system_clock, speed: float = 1.0,
                  name: str = "replay", start_epoch_s: float = 0.0, protocol: str = "",
-                 events: list[dict] | None = None, sensor: dict | None = None) -> None:
+                 events: list[dict] | None = None, sensor: dict | None = None,
+                 settings_changes: list[dict] | None = None) -> None:
         if not speed > 0:
             raise ValueError("speed must be positive")
         self.t = np.ascontiguousarray(time_s, dtype=np.float64)
@@ -286,7 +289,9 @@ class ReplaySource:
         self.name = name
         self.start_epoch_s = float(start_epoch_s)
         self.protocol = protocol
-        self.events = sorted(events or [], key=lambda e: e["time_s"])
+        changes = [{"time_s": float(r["time_s"]), "kind": "settings_change",
+                    "detail": {"field": r["field"], "value": r["value"]}} for r in settings_changes or []]
+        self.events = sorted([*(events or []), *changes], key=lambda e: e["time_s"])  # stable: changes in order
         self._sensor = sensor or {}
         self.duration_s = float(self.t[-1]) if self.t.size else 0.0
         self._lock = threading.Lock()
@@ -309,7 +314,7 @@ class ReplaySource:
         events = [e for e in s.link_events if e["kind"] in ("disconnected", "reconnected", "gap", "device_reset")]
         return cls(s.time_s, s.force_n, clock=clock, speed=speed, name=Path(path).name,
                    start_epoch_s=s.start_epoch_s, protocol=str(s.sensor.get("protocol", "")),
-                   events=events, sensor=s.sensor)
+                   events=events, sensor=s.sensor, settings_changes=s.settings_changes)
 
     # ---- play head ----------------------------------------------------------------------
     def position(self) -> float:
@@ -380,21 +385,26 @@ class ReplaySource:
             while self._ev_sent < len(self.events) and self.events[self._ev_sent]["time_s"] <= pos:
                 e = self.events[self._ev_sent]
                 self._ev_sent += 1
+                self._samples_until(out, int(np.searchsorted(self.t, e["time_s"], side="left")))
                 out.append(LinkEvent(e["kind"], self.start_epoch_s + e["time_s"], dict(e.get("detail") or {})))
-            step = 200_000
-            for a in range(self._sent, end, step):
-                b = min(end, a + step)
-                n = b - a
-                out.append(SampleBlock(
-                    host_time_s=self.t[a:b] + self.start_epoch_s,
-                    device_time_s=np.full(n, np.nan),
-                    seq=np.arange(a, b, dtype=np.int64),
-                    counts=None,
-                    force_n=self.f[a:b],
-                    saturated=np.zeros(n, bool),
-                ))
-            self._sent = max(self._sent, end)
+            self._samples_until(out, end)
             return out
+
+    def _samples_until(self, out: list[Item], end: int) -> None:
+        """Hand out the samples not yet sent before index ``end`` (lock held)."""
+        step = 200_000
+        for a in range(self._sent, end, step):
+            b = min(end, a + step)
+            n = b - a
+            out.append(SampleBlock(
+                host_time_s=self.t[a:b] + self.start_epoch_s,
+                device_time_s=np.full(n, np.nan),
+                seq=np.arange(a, b, dtype=np.int64),
+                counts=None,
+                force_n=self.f[a:b],
+                saturated=np.zeros(n, bool),
+            ))
+        self._sent = max(self._sent, end)
 
     @property
     def exhausted(self) -> bool:

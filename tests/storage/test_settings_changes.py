@@ -125,3 +125,32 @@ def test_live_setup_after_pressing_r_reaches_the_file(tmp_path):
     t_change = s.settings_changes[0]["time_s"]
     assert s.over_tolerance and all(o["start_s"] >= t_change - 0.05 for o in s.over_tolerance)
     assert np.isfinite(t_change) and 0 < t_change < s.time_s[-1]
+
+
+def test_replay_applies_each_change_at_its_time_and_a_seek_goes_back_to_the_start(tmp_path):
+    """`replay` starts with the settings the recording started with and applies each recorded
+    change at its time: its over-tolerance alerts are the file's, and seeking back undoes them."""
+    from nmt_monitor.commands.replay import load
+    from nmt_monitor.station import MockClock, ReplaySource, Station
+
+    path = _record(tmp_path)
+    stored = open_session(path)
+    _, metadata = load(path, 1.0)
+    assert metadata.tolerance_N == 60.0 and metadata.target_band_N == (30.0, 50.0) and metadata.therapist == ""
+    clock = MockClock()
+    station = Station(ReplaySource.from_session(path, clock=clock), metadata, clock=clock)
+    station.source.start()
+    clock.advance(float(stored.time_s[-1]) + 1.0)
+    while station.pump(0.0):
+        pass
+    model = station.model
+    assert model.metadata.tolerance_N == 35.0 and model.metadata.therapist == "Zoë Müller"
+    assert model.metadata.target_band_N == (20.0, 30.0)
+    replayed = [t for o in model.engine.over_tolerance for t in (o.start_s, o.end_s)]
+    assert replayed == pytest.approx([t for o in stored.over_tolerance for t in (o["start_s"], o["end_s"])], abs=0.03)
+
+    station.seek(-(float(stored.time_s[-1]) - CHANGE_AT + 5.0))  # back to 5 s: before the change
+    while station.pump(0.0):
+        pass
+    assert model.metadata.tolerance_N == 60.0 and model.metadata.therapist == ""
+    assert not model.engine.over_tolerance
