@@ -545,7 +545,9 @@ class ClassApp(StationsApp):
             if recorder is not None:
                 self.notify(f"{station.name}: recording stopped; writing {recorder.path.name} …")
         elif station.can_record:
-            self.run_worker(partial(self.start_recording, station), thread=True, group="record", exit_on_error=False)
+            if station.claim_recording_start():
+                self.run_worker(partial(self.start_recording, station), thread=True, group="record",
+                                exit_on_error=False)
         else:
             self.notify(f"{station.name}: recording is not available here", severity="warning")
 

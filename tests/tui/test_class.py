@@ -210,3 +210,38 @@ def test_the_simulator_unplugs_one_station_of_a_real_class():
     finally:
         app.finalize()
     assert seen[-2:] == ["reconnecting", "streaming"]
+
+def test_r_or_R_pressed_again_before_the_start_is_under_way_starts_one_recording(tmp_path):
+    """Two presses handled in one turn of the event loop (a burst from the terminal) came
+    before the first start's worker ran: each started a recording, and the second was saved as
+    an extra, empty ``-2.h5`` that ``analyze`` refuses ("holds no samples")."""
+    clock = MockClock()
+    stations = make_stations(3, clock=clock, out=tmp_path, auto=False)
+    app = ClassApp(stations, clock=clock, bell=False)
+
+    async def go():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot, app)
+            app.screen.action_record_all()  # R R: the second before any start's worker ran
+            app.screen.action_record_all()
+            await wait_until(pilot, lambda: all(s.recording for s in stations), what="all recording")
+            await pilot.press("3")  # Chloé's own monitor: r r there
+            await wait_until(pilot, lambda: isinstance(app.screen, StationScreen))
+            app.screen.action_record()  # stops Chloé's recording (it was running)
+            app.screen.action_record()  # starts a new one
+            app.screen.action_record()  # before that start ran: nothing more
+            for s in stations:
+                s.source.step()
+            await wait_until(pilot, lambda: all(s.source.exhausted for s in stations))
+            await wait_until(pilot, lambda: stations[2].recording and not stations[2].starting_recording)
+            await pilot.press("q")
+            await wait_until(pilot, lambda: not app.is_running, what="the app to exit")
+
+    run(go())
+    app.finalize()
+    counts = {s.name: len(list((tmp_path / s.name).glob("*.h5"))) for s in stations}
+    assert counts == {"Ana": 1, "Ben": 1, "Chloé": 2}
+    for s in stations[:2]:
+        (path,) = (tmp_path / s.name).glob("*.h5")
+        assert open_session(path).n_samples == s.model.samples
+
