@@ -455,7 +455,7 @@ class ClassScreen(Screen):
             return
         i = tile.index + dx + dy * self.columns
         if 0 <= i < len(self.tiles):
-            self.tiles[i].focus()
+            self.set_focus(self.tiles[i])  # at once (focus() waits for the loop): the next key acts on it
 
     def action_open(self) -> None:
         tile = self.focused_tile()
@@ -464,7 +464,7 @@ class ClassScreen(Screen):
 
     def action_open_number(self, number: int) -> None:
         if 1 <= number <= len(self.tiles):
-            self.tiles[number - 1].focus()
+            self.set_focus(self.tiles[number - 1])
             self.app.open_station(number - 1)
 
     def on_station_tile_selected(self, message: StationTile.Selected) -> None:

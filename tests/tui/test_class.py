@@ -245,3 +245,33 @@ def test_r_or_R_pressed_again_before_the_start_is_under_way_starts_one_recording
         (path,) = (tmp_path / s.name).glob("*.h5")
         assert open_session(path).n_samples == s.model.samples
 
+def test_arrow_keys_in_a_burst_each_move_the_selection():
+    """Keys handled in one turn of the event loop (held down, or typed fast): each arrow
+    moved from the tile selected before the burst (a widget's focus() only takes effect
+    later), so ↓ ↓ moved one tile and ↓ Enter opened the tile above."""
+    clock = MockClock()
+    stations = make_stations(4, clock=clock)
+    app = ClassApp(stations, clock=clock, bell=False)
+
+    async def go():
+        async with app.run_test(size=(40, 40)) as pilot:  # one column
+            await settle(pilot, app)
+            screen = app.screen
+            assert screen.columns == 1
+            screen.action_move(0, 1)
+            screen.action_move(0, 1)
+            screen.action_open()
+            await wait_until(pilot, lambda: isinstance(app.screen, StationScreen), what="a station's monitor")
+            assert app.screen.station is stations[2]
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: isinstance(app.screen, ClassScreen))
+            screen.action_move(0, 1)  # down, 4: station 4 opens and stays selected
+            screen.action_open_number(4)
+            await wait_until(pilot, lambda: isinstance(app.screen, StationScreen), what="a station's monitor")
+            assert app.screen.station is stations[3]
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: isinstance(app.screen, ClassScreen))
+            assert screen.focused is screen.tiles[3]
+
+    run(go())
+
