@@ -275,3 +275,22 @@ def test_arrow_keys_in_a_burst_each_move_the_selection():
 
     run(go())
 
+def test_the_hold_panel_is_cropped_not_wrapped():
+    """A hold panel narrower than its lines wrapped them (Textual ignores Rich's no_wrap):
+    "drift +2.0" on one line, "%" on the next, the last hold pushed out of the panel."""
+    clock = MockClock()
+    stations = make_stations(6, clock=clock)
+    app = ClassApp(stations, clock=clock, bell=False)
+
+    async def go():
+        async with app.run_test(size=(80, 40)) as pilot:  # medium tiles, 40 columns
+            await wait_until(pilot, lambda: all(s.source.exhausted for s in stations))
+            await settle(pilot, app)
+            assert "-medium" in app.query_one("#tile-1").classes
+            for i in range(6):
+                lines = widget_text(app, f"#tile-{i + 1} #tile-hold").splitlines()
+                assert not any(line.strip() in ("%", "settles") for line in lines), lines
+                assert not any(line.startswith(("HOLD", "no hold")) for line in lines[1:]), lines
+
+    run(go())
+
