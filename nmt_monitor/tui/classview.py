@@ -417,7 +417,8 @@ class ClassScreen(Screen):
             down += frame_i.link_state != "streaming" or bool(frame_i.acquisition_error)
             alerts += frame_i.over_tolerance
             frame = frame or frame_i
-        parts = [f"{len(self.stations)} stations", f"{recording} recording"]
+        n = len(self.stations)
+        parts = [f"{n} station" + ("s" if n != 1 else ""), f"{recording} recording"]
         if down:
             parts.append(f"{down} without data")
         if alerts:

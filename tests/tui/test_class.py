@@ -294,3 +294,14 @@ def test_the_hold_panel_is_cropped_not_wrapped():
 
     run(go())
 
+def test_the_header_counts_one_station_in_the_singular():
+    clock = MockClock()
+    app = ClassApp(make_stations(1, clock=clock), clock=clock, bell=False)
+
+    async def go():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot, app)
+            assert "class · 1 station · 0 recording" in widget_text(app, "#class-header")
+
+    run(go())
+
