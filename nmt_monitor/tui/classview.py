@@ -467,6 +467,8 @@ class ClassScreen(Screen):
         if 1 <= number <= len(self.tiles):
             self.set_focus(self.tiles[number - 1])
             self.app.open_station(number - 1)
+        else:
+            self.app.notify(f"no station {number}: the class has {len(self.tiles)}", severity="warning", timeout=3)
 
     def on_station_tile_selected(self, message: StationTile.Selected) -> None:
         self.app.open_station(message.index)

@@ -211,6 +211,7 @@ def test_the_simulator_unplugs_one_station_of_a_real_class():
         app.finalize()
     assert seen[-2:] == ["reconnecting", "streaming"]
 
+
 def test_r_or_R_pressed_again_before_the_start_is_under_way_starts_one_recording(tmp_path):
     """Two presses handled in one turn of the event loop (a burst from the terminal) came
     before the first start's worker ran: each started a recording, and the second was saved as
@@ -245,6 +246,7 @@ def test_r_or_R_pressed_again_before_the_start_is_under_way_starts_one_recording
         (path,) = (tmp_path / s.name).glob("*.h5")
         assert open_session(path).n_samples == s.model.samples
 
+
 def test_arrow_keys_in_a_burst_each_move_the_selection():
     """Keys handled in one turn of the event loop (held down, or typed fast): each arrow
     moved from the tile selected before the burst (a widget's focus() only takes effect
@@ -275,6 +277,7 @@ def test_arrow_keys_in_a_burst_each_move_the_selection():
 
     run(go())
 
+
 def test_the_hold_panel_is_cropped_not_wrapped():
     """A hold panel narrower than its lines wrapped them (Textual ignores Rich's no_wrap):
     "drift +2.0" on one line, "%" on the next, the last hold pushed out of the panel."""
@@ -294,6 +297,7 @@ def test_the_hold_panel_is_cropped_not_wrapped():
 
     run(go())
 
+
 def test_the_header_counts_one_station_in_the_singular():
     clock = MockClock()
     app = ClassApp(make_stations(1, clock=clock), clock=clock, bell=False)
@@ -305,3 +309,16 @@ def test_the_header_counts_one_station_in_the_singular():
 
     run(go())
 
+
+def test_a_number_key_without_its_station_says_so():
+    clock = MockClock()
+    app = ClassApp(make_stations(3, clock=clock), clock=clock, bell=False)
+
+    async def go():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot, app)
+            await pilot.press("7")
+            assert isinstance(app.screen, ClassScreen)
+            assert any("no station 7" in str(n.message) for n in app._notifications)
+
+    run(go())
