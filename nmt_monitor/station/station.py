@@ -181,6 +181,15 @@ class Station:
     def starting_recording(self) -> bool:
         return self._starting_recording
 
+    def claim_recording_start(self) -> bool:
+        """Mark a start as under way before handing ``start_recording`` to a worker (on the UI
+        thread): a second key press handled before the worker runs must not start a second
+        recording. False when a start is already under way or it is recording."""
+        if self._starting_recording or self.recording:
+            return False
+        self._starting_recording = True
+        return True
+
     def stop_recording(self, reason: str = "stopped: record key", wait: bool = False):
         """Stop feeding the recorder and finish its file on a thread of its own (``wait``: here).
         Returns the recorder (its ``path`` names the file), or None when not recording."""

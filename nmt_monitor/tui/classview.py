@@ -417,7 +417,8 @@ class ClassScreen(Screen):
             down += frame_i.link_state != "streaming" or bool(frame_i.acquisition_error)
             alerts += frame_i.over_tolerance
             frame = frame or frame_i
-        parts = [f"{len(self.stations)} stations", f"{recording} recording"]
+        n = len(self.stations)
+        parts = [f"{n} station" + ("s" if n != 1 else ""), f"{recording} recording"]
         if down:
             parts.append(f"{down} without data")
         if alerts:
@@ -455,7 +456,7 @@ class ClassScreen(Screen):
             return
         i = tile.index + dx + dy * self.columns
         if 0 <= i < len(self.tiles):
-            self.tiles[i].focus()
+            self.set_focus(self.tiles[i])  # at once (focus() waits for the loop): the next key acts on it
 
     def action_open(self) -> None:
         tile = self.focused_tile()
@@ -464,8 +465,10 @@ class ClassScreen(Screen):
 
     def action_open_number(self, number: int) -> None:
         if 1 <= number <= len(self.tiles):
-            self.tiles[number - 1].focus()
+            self.set_focus(self.tiles[number - 1])
             self.app.open_station(number - 1)
+        else:
+            self.app.notify(f"no station {number}: the class has {len(self.tiles)}", severity="warning", timeout=3)
 
     def on_station_tile_selected(self, message: StationTile.Selected) -> None:
         self.app.open_station(message.index)
@@ -545,7 +548,9 @@ class ClassApp(StationsApp):
             if recorder is not None:
                 self.notify(f"{station.name}: recording stopped; writing {recorder.path.name} …")
         elif station.can_record:
-            self.run_worker(partial(self.start_recording, station), thread=True, group="record", exit_on_error=False)
+            if station.claim_recording_start():
+                self.run_worker(partial(self.start_recording, station), thread=True, group="record",
+                                exit_on_error=False)
         else:
             self.notify(f"{station.name}: recording is not available here", severity="warning")
 

@@ -257,7 +257,8 @@ class LiveActions:
         if not self.station.can_record:
             self.app.notify("recording is not available here", severity="warning")
             return
-        self._start_recording()
+        if self.station.claim_recording_start():
+            self._start_recording()
 
     @work(thread=True, group="record", exit_on_error=False)
     def _start_recording(self) -> None:

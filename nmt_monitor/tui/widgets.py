@@ -282,7 +282,10 @@ def render_hold_panel(frame, units: Units, vis: Visibility, width: int, interrup
         if vis.metrics:
             cv = "—" if hold.cv_pct is None else f"{hold.cv_pct:.1f} %"
             drift = "—" if hold.drift_pct is None else f"{hold.drift_pct:+.1f} %"
-            out.append(f"level {units.fmt(hold.level_n)}   CV {cv}   ")
+            level = f"level {units.fmt(hold.level_n)}   CV {cv}   "
+            if len(level) + len(f"drift {drift}") > width:  # no room: the drift on a line of its own
+                level = level.rstrip() + "\n"
+            out.append(level)
             out.append(f"drift {drift}", "bold yellow" if hold.drift_alert else "")
         else:
             out.append(vis.reason, "italic grey70")
@@ -311,6 +314,8 @@ class HoldPanel(Widget):
     """The hold timer against the target time, the running hold's level, CV and drift, and the
     last hold's result."""
 
+    # cropped, not wrapped (Textual ignores Rich's no_wrap): a wrapped line pushes the rest out
+    DEFAULT_CSS = "HoldPanel { text-wrap: nowrap; text-overflow: clip; }"
     state: reactive[HoldState] = reactive(HoldState, layout=False)
 
     def render(self) -> Text:

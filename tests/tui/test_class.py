@@ -210,3 +210,115 @@ def test_the_simulator_unplugs_one_station_of_a_real_class():
     finally:
         app.finalize()
     assert seen[-2:] == ["reconnecting", "streaming"]
+
+
+def test_r_or_R_pressed_again_before_the_start_is_under_way_starts_one_recording(tmp_path):
+    """Two presses handled in one turn of the event loop (a burst from the terminal) came
+    before the first start's worker ran: each started a recording, and the second was saved as
+    an extra, empty ``-2.h5`` that ``analyze`` refuses ("holds no samples")."""
+    clock = MockClock()
+    stations = make_stations(3, clock=clock, out=tmp_path, auto=False)
+    app = ClassApp(stations, clock=clock, bell=False)
+
+    async def go():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot, app)
+            app.screen.action_record_all()  # R R: the second before any start's worker ran
+            app.screen.action_record_all()
+            await wait_until(pilot, lambda: all(s.recording for s in stations), what="all recording")
+            await pilot.press("3")  # Chloé's own monitor: r r there
+            await wait_until(pilot, lambda: isinstance(app.screen, StationScreen))
+            app.screen.action_record()  # stops Chloé's recording (it was running)
+            app.screen.action_record()  # starts a new one
+            app.screen.action_record()  # before that start ran: nothing more
+            for s in stations:
+                s.source.step()
+            await wait_until(pilot, lambda: all(s.source.exhausted for s in stations))
+            await wait_until(pilot, lambda: stations[2].recording and not stations[2].starting_recording)
+            await pilot.press("q")
+            await wait_until(pilot, lambda: not app.is_running, what="the app to exit")
+
+    run(go())
+    app.finalize()
+    counts = {s.name: len(list((tmp_path / s.name).glob("*.h5"))) for s in stations}
+    assert counts == {"Ana": 1, "Ben": 1, "Chloé": 2}
+    for s in stations[:2]:
+        (path,) = (tmp_path / s.name).glob("*.h5")
+        assert open_session(path).n_samples == s.model.samples
+
+
+def test_arrow_keys_in_a_burst_each_move_the_selection():
+    """Keys handled in one turn of the event loop (held down, or typed fast): each arrow
+    moved from the tile selected before the burst (a widget's focus() only takes effect
+    later), so ↓ ↓ moved one tile and ↓ Enter opened the tile above."""
+    clock = MockClock()
+    stations = make_stations(4, clock=clock)
+    app = ClassApp(stations, clock=clock, bell=False)
+
+    async def go():
+        async with app.run_test(size=(40, 40)) as pilot:  # one column
+            await settle(pilot, app)
+            screen = app.screen
+            assert screen.columns == 1
+            screen.action_move(0, 1)
+            screen.action_move(0, 1)
+            screen.action_open()
+            await wait_until(pilot, lambda: isinstance(app.screen, StationScreen), what="a station's monitor")
+            assert app.screen.station is stations[2]
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: isinstance(app.screen, ClassScreen))
+            screen.action_move(0, 1)  # down, 4: station 4 opens and stays selected
+            screen.action_open_number(4)
+            await wait_until(pilot, lambda: isinstance(app.screen, StationScreen), what="a station's monitor")
+            assert app.screen.station is stations[3]
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: isinstance(app.screen, ClassScreen))
+            assert screen.focused is screen.tiles[3]
+
+    run(go())
+
+
+def test_the_hold_panel_is_cropped_not_wrapped():
+    """A hold panel narrower than its lines wrapped them (Textual ignores Rich's no_wrap):
+    "drift +2.0" on one line, "%" on the next, the last hold pushed out of the panel."""
+    clock = MockClock()
+    stations = make_stations(6, clock=clock)
+    app = ClassApp(stations, clock=clock, bell=False)
+
+    async def go():
+        async with app.run_test(size=(80, 40)) as pilot:  # medium tiles, 40 columns
+            await wait_until(pilot, lambda: all(s.source.exhausted for s in stations))
+            await settle(pilot, app)
+            assert "-medium" in app.query_one("#tile-1").classes
+            for i in range(6):
+                lines = widget_text(app, f"#tile-{i + 1} #tile-hold").splitlines()
+                assert not any(line.strip() in ("%", "settles") for line in lines), lines
+                assert not any(line.startswith(("HOLD", "no hold")) for line in lines[1:]), lines
+
+    run(go())
+
+
+def test_the_header_counts_one_station_in_the_singular():
+    clock = MockClock()
+    app = ClassApp(make_stations(1, clock=clock), clock=clock, bell=False)
+
+    async def go():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot, app)
+            assert "class · 1 station · 0 recording" in widget_text(app, "#class-header")
+
+    run(go())
+
+
+def test_a_number_key_without_its_station_says_so():
+    clock = MockClock()
+    app = ClassApp(make_stations(3, clock=clock), clock=clock, bell=False)
+
+    async def go():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot, app)
+            await pilot.press("7")
+            assert isinstance(app.screen, ClassScreen)
+            assert any("no station 7" in str(n.message) for n in app._notifications)
+
+    run(go())
