@@ -19,13 +19,8 @@ class Binner:
     middle of its bin, so float error in the times (``123.456 + k*0.02``, rounded to ms) cannot
     move a sample into its neighbour's bin and leave an empty bin (an invented gap) behind.
 
-    A bin is emitted once a sample of a later bin has arrived (or at ``final``), or as soon as
-    its last sample is in: when the newest sample is within the data's smallest interval so far
-    of the bin's end, the next one cannot fall in it (a live alert then waits for no further
-    frame). Should a later sample come sooner than any before (a rate change), it goes into the
-    next bin. This is decided sample by sample, and the samples of a still-open bin are carried
-    with their bins, so any chunking yields exactly the same bins. Time that repeats (an
-    interval of 0) never closes a bin early.
+    A bin is emitted once a sample of a later bin has arrived (or at ``final``); the samples
+    of the still-open bin are carried, so any chunking yields exactly the same bins.
     Samples whose force is not finite are dropped (they count as missing).
 
     Time must not go backwards; it may repeat. Host loggers stamp lines with a 1 ms or
@@ -35,19 +30,12 @@ class Binner:
 
     def __init__(self, dt: float) -> None:
         self.dt = float(dt)
-        #: a sample exactly on a bin's edge (1 kHz data: every 20th) belongs to the later bin,
-        #: whatever the rounding of its time (1 µs of slack; epoch times round to ~0.2 µs)
-        self._half = 0.5 + 1e-6 / self.dt
         self.t0: float | None = None
         self.last_t = -np.inf
         self._ct = _EMPTY_F
         self._cf = _EMPTY_F
-        self._cj = _EMPTY_I
         self.n_samples = 0
         self.first_t: float | None = None
-        self._prev_t: float | None = None  # the newest sample kept (for the interval to the next)
-        self.min_step = math.inf  # the smallest interval between samples so far (0 once time repeats)
-        self.next_j = -(2**62)  # the lowest bin a new sample may go into (bins before it are emitted)
 
     def push(self, t: np.ndarray, f: np.ndarray, final: bool = False):
         """Returns (j, mean, count) of the completed, non-empty bins, in order."""
@@ -65,22 +53,17 @@ class Binner:
                 self.t0 = float(t[0])
                 self.first_t = self.t0
             self.n_samples += t.size
-        closed_last = False
-        if t.size:
-            j, closed_last = self._bins_of_new(t)
-        else:
-            j = _EMPTY_I
         if self._ct.size:
             t = np.concatenate((self._ct, t))
             f = np.concatenate((self._cf, f))
-            j = np.concatenate((self._cj, j))
         if t.size == 0:
             return _EMPTY_I, _EMPTY_F, _EMPTY_I
-        if final or closed_last:
+        j = np.floor((t - self.t0) / self.dt + 0.5).astype(np.int64)
+        if final:
             n = t.size
         else:
             n = int(np.searchsorted(j, j[-1], side="left"))
-        self._ct, self._cf, self._cj = t[n:], f[n:], j[n:]
+        self._ct, self._cf = t[n:], f[n:]
         if n == 0:
             return _EMPTY_I, _EMPTY_F, _EMPTY_I
         jc = j[:n]
@@ -90,49 +73,7 @@ class Binner:
             starts = np.flatnonzero(np.concatenate(([True], jc[1:] != jc[:-1])))
         sums = np.add.reduceat(f[:n], starts)
         counts = np.diff(np.append(starts, n))
-        self.next_j = int(jc[-1]) + 1
         return jc[starts], sums / counts, counts
-
-    def _bins_of_new(self, t: np.ndarray) -> tuple[np.ndarray, bool]:
-        """The bins of new samples ``t``, with the early-close rule applied sample by sample;
-        and whether the newest one closed its bin. Updates the interval state."""
-        n = t.size
-        j = np.floor((t - self.t0) / self.dt + self._half).astype(np.int64)
-        # never into a bin emitted already, nor before the open bin's carried samples
-        floor_j = max(self.next_j, int(self._cj[-1]) if self._cj.size else self.next_j)
-        j = np.maximum(j, floor_j)
-        prev = self._prev_t
-        steps = np.diff(t) if prev is None else np.diff(t, prepend=prev)
-        step = self.min_step
-        if math.isfinite(step) and (not steps.size or float(steps.min()) >= step):
-            # no interval shorter than before (the usual case): no sample can land in a bin that
-            # closed before it, and only the newest sample's closing matters
-            self._prev_t = float(t[-1])
-            return j, math.floor((float(t[-1]) + step - self.t0) / self.dt + self._half) > int(j[-1])
-        known = np.full(n, self.min_step)  # the smallest interval known after each sample
-        if steps.size:
-            acc = np.minimum(self.min_step, np.minimum.accumulate(steps))
-            known[n - steps.size:] = acc
-            self.min_step = float(acc[-1])
-        self._prev_t = float(t[-1])
-        # closed after a sample when the next one, at the smallest interval yet, would be in a
-        # later bin (the binning's own formula: t + step is the next time exactly when the
-        # intervals are regular, so float rounding cannot disagree with it)
-        finite = np.isfinite(known)
-        ahead = np.where(finite, t + np.where(finite, known, 0.0), t)
-        closes = finite & (np.floor((ahead - self.t0) / self.dt + self._half).astype(np.int64) > j)
-        start = 1
-        while n > start:
-            # a sample in the bin the one before it closed: only after an interval shorter than
-            # any before (rare). It and all after it go into the next bin at least; go on from there
-            bad = np.flatnonzero(closes[start - 1:-1] & (j[start:] <= j[start - 1:-1]))
-            if not bad.size:
-                break
-            i = start + int(bad[0])
-            j[i:] = np.maximum(j[i:], j[i - 1] + 1)
-            closes[i:] = finite[i:] & (np.floor((ahead[i:] - self.t0) / self.dt + self._half).astype(np.int64) > j[i:])
-            start = i + 1
-        return j, bool(closes[-1])
 
 
 class SampleSpacing:

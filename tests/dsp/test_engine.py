@@ -389,36 +389,3 @@ def test_memory_is_bounded_under_a_static_load(tolerance):
 def test_max_hold_s_must_not_be_below_min_hold_s():
     with pytest.raises(ValueError):
         HoldParams(max_hold_s=3.0)
-
-
-@pytest.mark.parametrize("base_s", [0.0, 123.456, 1.7e9])
-def test_a_bin_is_handed_on_with_its_last_sample_not_one_frame_later(base_s):
-    """1 kHz in 10 ms frames (the sensor's framing): a bin's last sample ends every second
-    frame, and the bin comes out of that frame's push (an alert judged on it then waits for
-    no further frame), whatever the epoch of the times."""
-    b = Binner(0.02)
-    t = base_s + np.arange(200) * 0.001
-    given = [b.push(t[k : k + 10], np.ones(10)) for k in range(0, 200, 10)]
-    assert [len(j) for j, _, _ in given[:6]] == [1, 0, 1, 0, 1, 0]
-    assert [int(c[0]) for _, _, c in given[2:10:2]] == [20, 20, 20, 20]  # whole bins, nothing left behind
-
-
-def test_an_interval_shorter_than_any_before_after_a_closed_bin_is_chunk_exact():
-    """Host-stamped times that repeat never close a bin early; a rate that doubles right after
-    a bin closed puts the next sample into the next bin, in any chunking."""
-    # every 2 ms up to 0.108 s (the bin [0.09, 0.11) closes with it), then every 1 ms from 0.109 s
-    t = np.concatenate([np.arange(55) * 0.002, 0.109 + np.arange(100) * 0.001, [0.21, 0.21, 0.21, 0.22]])
-    x = np.arange(t.size, dtype=float)
-    whole = Binner(0.02).push(t, x, final=True)
-    for size in (1, 2, 3, 7):
-        b = Binner(0.02)
-        parts = [b.push(t[i : i + size], x[i : i + size]) for i in range(0, t.size, size)]
-        parts.append(b.push(np.empty(0), np.empty(0), final=True))
-        for k in range(3):
-            assert np.array_equal(np.concatenate([p[k] for p in parts]), whole[k]), size
-    assert whole[2].sum() == t.size  # no sample lost
-    assert whole[2][list(whole[0]).index(5)] == 10 and whole[2][list(whole[0]).index(6)] == 21  # 0.109 s: next bin
-    repeated = Binner(0.02)
-    stamps = np.repeat(np.arange(10) * 0.016, 3)  # a 16 ms USB burst of three lines per stamp
-    early = [repeated.push(stamps[i : i + 3], np.ones(3))[0] for i in range(0, stamps.size, 3)]
-    assert all(len(j) <= 1 for j in early) and sum(len(j) for j in early) < 10
