@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_tui import pct, run_measured  # noqa: E402
+from bench_tui import pct, run_measured, thread_cpu  # noqa: E402
 
 SCENARIO = Path(__file__).resolve().parent / "class_alerts.toml"
 
@@ -88,19 +88,6 @@ def child(args) -> None:
         return real_refresh(screen, station)
     ClassScreen.refresh_station = refresh_station
     marks: dict[str, float] = {}
-
-    def thread_cpu() -> dict[str, float]:
-        """CPU seconds per kind of thread (Linux /proc), to see where the time goes."""
-        tick = os.sysconf("SC_CLK_TCK")
-        out: dict[str, float] = {}
-        for t in threading.enumerate():
-            try:
-                fields = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            kind = "ui (main)" if t is threading.main_thread() else t.name.split(" ")[0].rstrip("-0123456789")
-            out[kind] = out.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
-        return out
 
     def start_window() -> None:
         probe.frames.clear()

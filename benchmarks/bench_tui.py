@@ -51,6 +51,22 @@ def run_measured(app, args, start_window, end_window) -> None:
         app.run()
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds per kind of thread of this process (Linux /proc), to see where the time goes."""
+    import threading
+
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for t in threading.enumerate():
+        try:
+            fields = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        kind = "ui (main)" if t is threading.main_thread() else t.name.split(" ")[0].rstrip("-0123456789")
+        out[kind] = out.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def pct(values, q) -> float:
     """The q-th percentile of seconds, in ms (NaN for none)."""
     import numpy as np
@@ -69,21 +85,6 @@ def child(args) -> None:
     meta = SessionMetadata(client="bench", tolerance_N=60.0, target_band_N=(30.0, 45.0), target_hold_s=20.0)
     app = MonitorApp(ReaderSource(reader), metadata=meta, probe=probe, bell=False)
     marks: dict = {}
-
-    def thread_cpu() -> dict[str, float]:
-        """CPU seconds per kind of thread (Linux /proc), to see where the time goes."""
-        import threading
-
-        tick = os.sysconf("SC_CLK_TCK")
-        out: dict[str, float] = {}
-        for t in threading.enumerate():
-            try:
-                fields = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            kind = "ui (main)" if t is threading.main_thread() else t.name.split(" ")[0].rstrip("-0123456789")
-            out[kind] = out.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
-        return out
 
     def start_window() -> None:
         probe.frames.clear()
