@@ -674,9 +674,11 @@ class SessionModel:
                 self._finishing += 1
             return recorder
 
-    def finished_recording(self, path: str | None, error: str | None = None) -> None:
+    def finished_recording(self, path: str | None, error: str | None = None, notice: str | None = None) -> None:
         with self._lock:
             self._finishing = max(0, self._finishing - 1)
+            if notice:
+                self._notices.append(notice)
             if path:
                 self._last_path = str(path)
                 self._notices.append(f"saved {path}")

@@ -213,6 +213,16 @@ class Station:
                     recorder.add(event)  # the link's counters as recording stopped
         except Exception:  # noqa: BLE001 - the counters are a courtesy
             pass
+        discard = getattr(recorder, "discard", None)
+        if discard is not None and not (getattr(recorder, "samples", 1) or getattr(recorder, "samples_in_memory", 0)
+                                        or getattr(recorder, "markers", 1)):
+            # the sensor never sent a sample and nobody marked anything (a class station without
+            # its sensor): a file every command would refuse helps nobody; say so instead
+            discard()
+            message = "nothing recorded: no samples came from the sensor"
+            self.errors.append(message)
+            self.model.finished_recording(None, notice=message)
+            return
         try:
             path = recorder.finish(reason=reason, **self.finish_options)
         except Exception as exc:  # noqa: BLE001 - the journal keeps the session for `recover`

@@ -245,6 +245,7 @@ class Recorder:
         self.failure: str | None = None
         self._memory: list[tuple[str, object]] = []
         self.samples = 0
+        self.markers = 0  # markers written (the user's own words: a session with them is kept)
         self.samples_in_memory = 0
         self.finished: Path | None = None
         self._ended = False
@@ -309,6 +310,7 @@ class Recorder:
         marker = Marker(float(self.clock() if host_time_s is None else host_time_s), kind, str(text))
         self._write(encode_json_record(RECORD_MARKER, {"host_time_s": marker.host_time_s, "kind": kind,
                                                        "text": marker.text}), ("marker", marker))
+        self.markers += 1
         return marker
 
     def update_session(self, changes: dict, host_time_s: float | None = None) -> SettingsChange | None:

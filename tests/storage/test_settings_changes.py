@@ -154,3 +154,17 @@ def test_replay_applies_each_change_at_its_time_and_a_seek_goes_back_to_the_star
         pass
     assert model.metadata.tolerance_N == 60.0 and model.metadata.therapist == ""
     assert not model.engine.over_tolerance
+
+
+def test_a_recording_without_a_single_sample_leaves_no_unreadable_file(tmp_path):
+    """A class station recording while its sensor never answered: stopping it says nothing was
+    recorded and leaves neither a session file that every command refuses nor a journal."""
+    from nmt_monitor.station import MemorySource, Station, recorder_factory
+
+    station = Station(MemorySource([]), SessionMetadata(client="Ana"), name="Ana",
+                      recorder_factory=recorder_factory(tmp_path))
+    station.start_recording()
+    station.stop_recording(wait=True)
+    assert station.saved == [] and list(tmp_path.iterdir()) == []
+    assert station.errors == ["nothing recorded: no samples came from the sensor"]
+    assert "nothing recorded: no samples came from the sensor" in station.model.snapshot().notices

@@ -228,21 +228,24 @@ def test_r_or_R_pressed_again_before_the_start_is_under_way_starts_one_recording
             await wait_until(pilot, lambda: all(s.recording for s in stations), what="all recording")
             await pilot.press("3")  # Chloé's own monitor: r r there
             await wait_until(pilot, lambda: isinstance(app.screen, StationScreen))
-            app.screen.action_record()  # stops Chloé's recording (it was running)
+            app.screen.action_record()  # stops Chloé's recording (it was running, no samples yet)
             app.screen.action_record()  # starts a new one
             app.screen.action_record()  # before that start ran: nothing more
+            await wait_until(pilot, lambda: stations[2].recording and not stations[2].starting_recording)
             for s in stations:
                 s.source.step()
             await wait_until(pilot, lambda: all(s.source.exhausted for s in stations))
-            await wait_until(pilot, lambda: stations[2].recording and not stations[2].starting_recording)
             await pilot.press("q")
             await wait_until(pilot, lambda: not app.is_running, what="the app to exit")
 
     run(go())
     app.finalize()
     counts = {s.name: len(list((tmp_path / s.name).glob("*.h5"))) for s in stations}
-    assert counts == {"Ana": 1, "Ben": 1, "Chloé": 2}
-    for s in stations[:2]:
+    assert counts == {"Ana": 1, "Ben": 1, "Chloé": 1}
+    # Chloé's first recording, stopped before any sample came, left no file (nor a journal for
+    # `recover`): a file that every command refuses helps nobody
+    assert [p.name for p in (tmp_path / "Chloé").iterdir() if p.suffix != ".h5"] == []
+    for s in stations:
         (path,) = (tmp_path / s.name).glob("*.h5")
         assert open_session(path).n_samples == s.model.samples
 
